@@ -23,7 +23,7 @@ def ensure_port_free(port: int, host: str = "127.0.0.1", what: str = "this compo
         except OSError as exc:
             raise PortInUseError(
                 f"port {port} on {host} for {what} is already in use ({exc.strerror})",
-                "stop whatever listens there (`ss -ltnp 'sport = :%d'` shows it) or leave the port unset "
-                "so the harness picks a free one" % port,
+                f"stop whatever listens there (`ss -ltnp 'sport = :{port}'` shows it) or leave the port"
+                " unset so the harness picks a free one",
             ) from exc
     return port

@@ -1,0 +1,85 @@
+"""Find and stop every process a harness run started, even after that run crashed.
+
+Each process the harness starts carries the environment marker ``MAILSTACK_HARNESS_RUN=<run dir>``;
+children inherit it, so the marker survives a crashed owner, a lost state file and daemonising
+programs. Reaping a run directory stops every live process that carries its marker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+
+import psutil
+
+RUN_MARKER = "MAILSTACK_HARNESS_RUN"
+
+
+def marker_env(run_dir: Path) -> dict[str, str]:
+    """The environment entry that tags a process as belonging to `run_dir`."""
+    return {RUN_MARKER: str(run_dir.resolve())}
+
+
+def processes_of(run_dir: Path) -> list[psutil.Process]:
+    """Live processes tagged with the marker of `run_dir`, and their descendants (never this process).
+
+    Descendants count because some servers (PostgreSQL) overwrite their environment area with their
+    process title, so only the first process of such a family still shows the marker.
+    """
+    wanted = str(run_dir.resolve())
+    found: list[psutil.Process] = []
+    me = os.getpid()
+    for proc in psutil.process_iter(["pid"]):
+        if proc.pid == me:
+            continue
+        try:
+            if proc.environ().get(RUN_MARKER) == wanted and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+                found.extend(child for child in proc.children(recursive=True) if child.pid != me)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    unique = {proc.pid: proc for proc in found}
+    return list(unique.values())
+
+
+def all_harness_processes() -> dict[str, list[psutil.Process]]:
+    """Every live process carrying any harness marker, grouped by run directory."""
+    groups: dict[str, list[psutil.Process]] = {}
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            run = proc.environ().get(RUN_MARKER)
+            if run and proc.status() != psutil.STATUS_ZOMBIE:
+                groups.setdefault(run, []).append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return groups
+
+
+def terminate(procs: list[psutil.Process], grace: float = 10.0) -> list[psutil.Process]:
+    """SIGTERM, wait up to `grace` seconds, then SIGKILL what is left. Returns the ones killed hard."""
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            proc.send_signal(signal.SIGTERM)
+    _, alive = psutil.wait_procs(procs, timeout=grace)
+    for proc in alive:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=5)
+    return alive
+
+
+def reap(run_dir: Path, grace: float = 10.0) -> int:
+    """Stop every process of `run_dir`; returns how many there were."""
+    deadline = time.monotonic() + grace + 10
+    total = 0
+    # Killing a parent can leave children that were mid-fork; sweep until none carry the marker.
+    while time.monotonic() < deadline:
+        procs = processes_of(run_dir)
+        if not procs:
+            break
+        total += len(procs)
+        terminate(procs, grace)
+    return total
