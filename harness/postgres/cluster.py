@@ -149,5 +149,15 @@ class LocalPostgres:
     def stop(self) -> None:
         self.process.stop(grace=15.0)
 
+    def trust_role(self, role: str) -> None:
+        """Let `role` log in over TCP without a password (for instances whose password nobody can read)."""
+        hba = self.data_dir / "pg_hba.conf"
+        line = f"host all {role} {self.host}/32 trust\n"
+        text = hba.read_text()
+        if line not in text:
+            hba.write_text(line + text)  # first matching line wins
+        with self.connect() as conn:
+            conn.execute("select pg_reload_conf()")
+
     def connect(self, dbname: str = "postgres") -> psycopg.Connection:
         return psycopg.connect(self.info.dsn(dbname), autocommit=True)

@@ -1,0 +1,77 @@
+"""The emulated AWS a stack talks to: a patched moto server the harness runs, or an endpoint someone else runs."""
+
+from __future__ import annotations
+
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Protocol
+
+from harness.aws.clients import AwsClients
+from harness.errors import HarnessError
+from harness.process import ManagedProcess
+
+READY_PATH = "/moto-api/"
+
+
+class AwsBackend(Protocol):
+    endpoint_url: str
+
+    def start(self, timeout: float) -> float: ...
+    def stop(self) -> None: ...
+    def ready(self) -> bool: ...
+
+
+class MotoBackend:
+    """`python -m harness.aws.moto_server` (moto with the harness's fidelity patches) on a local port."""
+
+    def __init__(
+        self, run_dir: Path, state_dir: Path, host: str, port: int, die_with_parent: bool = False
+    ) -> None:
+        self.endpoint_url = f"http://{host}:{port}"
+        self.state_dir = state_dir
+        self.process = ManagedProcess(
+            name="moto",
+            argv=[sys.executable, "-m", "harness.aws.moto_server", "--host", host, "--port", str(port)],
+            run_dir=run_dir,
+            log_path=state_dir / "moto.log",
+            env={"HARNESS_SNS_SIGNING_DIR": str(state_dir / "sns-signing")},
+            die_with_parent=die_with_parent,
+        )
+
+    def start(self, timeout: float = 60.0) -> float:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.process.start()
+        return self.process.wait_ready(self.ready, timeout)
+
+    def ready(self) -> bool:
+        with urllib.request.urlopen(self.endpoint_url + READY_PATH, timeout=2) as response:  # noqa: S310
+            return bool(response.status == 200)
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+class EndpointBackend:
+    """Any AWS-compatible endpoint the harness does not own (LocalStack, a shared moto server, ...)."""
+
+    def __init__(self, endpoint_url: str, region: str) -> None:
+        self.endpoint_url = endpoint_url.rstrip("/")
+        self.region = region
+
+    def start(self, timeout: float = 30.0) -> float:
+        try:
+            self.ready()
+        except Exception as exc:
+            raise HarnessError(
+                f"the AWS endpoint {self.endpoint_url} does not answer STS GetCallerIdentity ({exc})",
+                "start it first (e.g. `localstack start`), or unset HARNESS_BACKEND to use the built-in moto",
+            ) from exc
+        return 0.0
+
+    def ready(self) -> bool:
+        AwsClients(self.endpoint_url, self.region).client("sts").get_caller_identity()
+        return True
+
+    def stop(self) -> None:
+        """Not ours to stop."""

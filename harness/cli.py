@@ -1,0 +1,176 @@
+"""`harness`: boot, inspect and stop the local cloud."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from harness.config import Backend, HarnessSettings
+from harness.errors import HarnessError
+from harness.progress import ConsoleReporter
+from harness.stack import Stack, StackState
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="mailstack local cloud")
+console = Console()
+err = Console(stderr=True)
+
+RunDir = Annotated[Path | None, typer.Option("--run-dir", help="state directory (default .harness)")]
+TfDir = Annotated[Path | None, typer.Option("--terraform-dir", help="Terraform root module (default terraform)")]
+
+
+def _settings(run_dir: Path | None = None, terraform_dir: Path | None = None, **extra: object) -> HarnessSettings:
+    overrides: dict[str, object] = {k: v for k, v in extra.items() if v is not None}
+    if run_dir is not None:
+        overrides["run_dir"] = run_dir
+    if terraform_dir is not None:
+        overrides["terraform_dir"] = terraform_dir
+    return HarnessSettings(**overrides)  # type: ignore[arg-type]
+
+
+def _running(stack: Stack) -> StackState:
+    state = stack.load_state()
+    if state is None or not stack.healthy(state):
+        raise HarnessError("no local cloud is running here", "start one with `harness up`")
+    return state
+
+
+def _fail(exc: HarnessError) -> None:
+    err.print(f"[red]error:[/] {exc.problem}")
+    if exc.fix:
+        err.print(f"[yellow]fix:[/] {exc.fix}")
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def up(
+    run_dir: RunDir = None,
+    terraform_dir: TfDir = None,
+    backend: Annotated[Backend | None, typer.Option(help="moto (default) or endpoint")] = None,
+    aws_endpoint_url: Annotated[str | None, typer.Option(help="for --backend endpoint")] = None,
+    var_file: Annotated[list[Path] | None, typer.Option("--var-file", help="terraform -var-file")] = None,
+) -> None:
+    """Boot the local cloud (or reuse the running one) and apply the Terraform to it."""
+    settings = _settings(run_dir, terraform_dir, backend=backend, aws_endpoint_url=aws_endpoint_url,
+                         terraform_var_files=var_file or None)
+    stack = Stack(settings, ConsoleReporter(err), detached=True)
+    try:
+        state = stack.up()
+    except HarnessError as exc:
+        _fail(exc)
+        return
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted: everything the boot started was stopped[/]")
+        raise typer.Exit(code=130) from None
+    verb = "reused the running local cloud (Terraform unchanged)" if state.reused else "local cloud is up"
+    err.print(f"[green]{verb}[/] — `harness status` lists endpoints, `eval $(harness env)` points tools at it")
+
+
+@app.command()
+def down(run_dir: RunDir = None) -> None:
+    """Stop every process of the local cloud and forget its state."""
+    stopped = Stack(_settings(run_dir)).down()
+    err.print(f"stopped {stopped} process(es)")
+
+
+@app.command()
+def status(
+    run_dir: RunDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
+) -> None:
+    """Every endpoint a person needs: AWS, PostgreSQL, RDS bindings, Terraform outputs."""
+    stack = Stack(_settings(run_dir))
+    try:
+        state = _running(stack)
+    except HarnessError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        console.print_json(state.to_json())
+        return
+    table = Table(title="mailstack local cloud", show_header=False)
+    table.add_row("AWS endpoint", f"{state.aws_endpoint_url} ({state.backend}, {state.region})")
+    info = state.postgres_info
+    table.add_row("PostgreSQL", info.dsn())
+    for rds in state.rds:
+        table.add_row(
+            f"RDS {rds['identifier']}",
+            f"{rds['emulated_host']}:{rds['emulated_port']} → {rds['host']}:{rds['port']}/{rds['dbname']}"
+            f" (user {rds['username']})",
+        )
+    table.add_row("processes", " ".join(str(pid) for pid in stack.processes()))
+    table.add_row("run directory", str(stack.run_dir))
+    for name, value in sorted(state.outputs.items()):
+        table.add_row(f"output {name}", value if isinstance(value, str) else json.dumps(value))
+    console.print(table)
+
+
+@app.command()
+def env(run_dir: RunDir = None) -> None:
+    """Shell exports so that aws, psql and boto3 talk to the local cloud: eval "$(harness env)"."""
+    stack = Stack(_settings(run_dir))
+    try:
+        state = _running(stack)
+    except HarnessError as exc:
+        _fail(exc)
+        return
+    from harness.aws.clients import emulator_env
+
+    exports = emulator_env(state.aws_endpoint_url, state.region)
+    info = state.postgres_info
+    exports.update(PGHOST=info.host, PGPORT=str(info.port), PGUSER=info.superuser, PGPASSWORD=info.password,
+                   PGDATABASE="postgres")
+    if state.rds:
+        rds = state.rds[0]
+        exports["PGDATABASE"] = rds["dbname"]
+    for key, value in exports.items():
+        sys.stdout.write(f"export {key}={shlex.quote(value)}\n")
+
+
+@app.command()
+def plan(run_dir: RunDir = None) -> None:
+    """Drift check: exit 0 when the emulated AWS matches the Terraform, 2 (and the plan) when it does not."""
+    stack = Stack(_settings(run_dir))
+    try:
+        state = _running(stack)
+        runner = stack.terraform(state.aws_endpoint_url)
+        runner.prepare()
+        changes = runner.plan_changes()
+    except HarnessError as exc:
+        _fail(exc)
+        return
+    if changes:
+        console.print(changes)
+        raise typer.Exit(code=2)
+    err.print("[green]no changes[/]: the emulated AWS matches the Terraform")
+
+
+@app.command()
+def reap(
+    all_runs: Annotated[bool, typer.Option("--all", help="every harness run on this machine")] = False,
+    run_dir: RunDir = None,
+) -> None:
+    """Stop processes left behind by crashed runs."""
+    from harness import reaper
+
+    if all_runs:
+        total = 0
+        for directory in reaper.all_harness_processes():
+            total += reaper.reap(Path(directory))
+    else:
+        total = reaper.reap(_settings(run_dir).run_path)
+    err.print(f"stopped {total} process(es)")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

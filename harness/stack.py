@@ -1,0 +1,238 @@
+"""The local cloud as one object: boot (or reuse), status, teardown.
+
+Order of a cold boot: emulated AWS → PostgreSQL → terraform init/apply → bind RDS instances to the
+real cluster. A running stack whose Terraform is unchanged is reused without any apply; a running
+stack whose Terraform changed gets an incremental apply; a dead or half-booted one is reaped first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from filelock import FileLock
+
+from harness import __version__
+from harness.aws.backend import AwsBackend, EndpointBackend, MotoBackend
+from harness.aws.clients import AwsClients
+from harness.config import Backend, HarnessSettings
+from harness.errors import HarnessError
+from harness.ports import free_port
+from harness.postgres.cluster import LocalPostgres, PostgresInfo
+from harness.postgres.rds_binding import bind_rds_instances
+from harness.progress import QuietReporter, Reporter
+from harness.reaper import processes_of, reap
+from harness.terraform.runner import TerraformRunner, source_fingerprint
+
+STATE_FILE = "stack.json"
+
+
+@dataclass
+class StackState:
+    fingerprint: str
+    backend: str
+    aws_endpoint_url: str
+    region: str
+    postgres: dict[str, Any]
+    rds: list[dict[str, Any]]
+    outputs: dict[str, Any]
+    detached: bool
+    owner_pid: int
+    booted_at: float
+    timings: dict[str, float] = field(default_factory=dict)
+    harness_version: str = __version__
+    reused: bool = False
+
+    @property
+    def postgres_info(self) -> PostgresInfo:
+        return PostgresInfo(**self.postgres)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data.pop("reused")
+        return json.dumps(data, indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> StackState:
+        return cls(**json.loads(text))
+
+
+class Stack:
+    def __init__(
+        self, settings: HarnessSettings, reporter: Reporter | None = None, detached: bool = True
+    ) -> None:
+        self.settings = settings
+        self.reporter: Reporter = reporter or QuietReporter()
+        self.detached = detached
+        self.run_dir = settings.run_path
+        self.state_file = self.run_dir / STATE_FILE
+        self._lock = FileLock(str(self.run_dir / "stack.lock"))
+
+    # -- paths and parts ---------------------------------------------------------------------------
+    @property
+    def terraform_workdir(self) -> Path:
+        return self.run_dir / "terraform" / "work"
+
+    def var_files(self) -> list[Path]:
+        return [self.settings.resolve(path) for path in self.settings.terraform_var_files]
+
+    def fingerprint(self) -> str:
+        source = self.settings.terraform_path
+        base = source_fingerprint(source, self.var_files()) if source.is_dir() else "missing"
+        return f"{base}:{self.settings.backend.value}:{__version__}"
+
+    def terraform(self, endpoint_url: str) -> TerraformRunner:
+        return TerraformRunner(
+            source=self.settings.terraform_path,
+            workdir=self.terraform_workdir,
+            aws_endpoint_url=endpoint_url,
+            region=self.settings.region,
+            binary=self.settings.terraform,
+            mirror=self.settings.terraform_mirror,
+            var_files=self.var_files(),
+            parallelism=self.settings.terraform_parallelism,
+            log_path=self.run_dir / "terraform" / "terraform.log",
+        )
+
+    def _postgres(self, port: int) -> LocalPostgres:
+        return LocalPostgres(
+            state_dir=self.run_dir / "postgres",
+            run_dir=self.run_dir,
+            port=port,
+            host=self.settings.host,
+            bin_dir=self.settings.postgres_bin_dir,
+            die_with_parent=not self.detached,
+        )
+
+    def _backend(self) -> AwsBackend:
+        if self.settings.backend is Backend.ENDPOINT:
+            if not self.settings.aws_endpoint_url:
+                raise HarnessError(
+                    "HARNESS_BACKEND=endpoint needs an endpoint", "set HARNESS_AWS_ENDPOINT_URL (e.g. http://localhost:4566)"
+                )
+            return EndpointBackend(self.settings.aws_endpoint_url, self.settings.region)
+        return MotoBackend(
+            run_dir=self.run_dir,
+            state_dir=self.run_dir / "moto",
+            host=self.settings.host,
+            port=free_port(self.settings.host),
+            die_with_parent=not self.detached,
+        )
+
+    # -- state ---------------------------------------------------------------------------------------
+    def load_state(self) -> StackState | None:
+        try:
+            return StackState.from_json(self.state_file.read_text())
+        except (FileNotFoundError, json.JSONDecodeError, TypeError):
+            return None
+
+    def _save(self, state: StackState) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(state.to_json())
+        tmp.replace(self.state_file)
+
+    def healthy(self, state: StackState) -> bool:
+        """The processes of `state` answer (the emulator and PostgreSQL)."""
+        try:
+            AwsClients(state.aws_endpoint_url, state.region).client("sts").get_caller_identity()
+            info = state.postgres_info
+            with psycopg.connect(info.dsn(), connect_timeout=3) as conn:
+                conn.execute("select 1")
+        except Exception:
+            return False
+        return True
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def up(self) -> StackState:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            state = self.load_state()
+            if state is not None and self.healthy(state):
+                if state.fingerprint == self.fingerprint():
+                    state.reused = True
+                    return state
+                return self._reapply(state)
+            return self._cold_boot()
+
+    def _cold_boot(self) -> StackState:
+        started = time.monotonic()
+        with self.reporter.phase("reap leftovers"):
+            reap(self.run_dir)
+            self._forget_emulated_state()
+        backend = self._backend()
+        pg = self._postgres(free_port(self.settings.host))
+        try:
+            with self.reporter.phase("emulated AWS ready"):
+                backend.start(timeout=60)
+            with self.reporter.phase("postgres ready"):
+                pg.start()
+            clients = AwsClients(backend.endpoint_url, self.settings.region)
+            state = StackState(
+                fingerprint="",  # set only once the apply succeeded
+                backend=self.settings.backend.value,
+                aws_endpoint_url=backend.endpoint_url,
+                region=self.settings.region,
+                postgres=asdict(pg.info),
+                rds=[],
+                outputs={},
+                detached=self.detached,
+                owner_pid=os.getpid(),
+                booted_at=time.time(),
+            )
+            self._save(state)
+            self._apply_and_bind(state, clients, pg, init=True)
+        except BaseException:
+            # Ctrl-C or a failure mid-boot: leave nothing running and no half-made state behind.
+            reap(self.run_dir)
+            self.state_file.unlink(missing_ok=True)
+            raise
+        state.timings = {**self.reporter.timings, "total": time.monotonic() - started}
+        self._save(state)
+        return state
+
+    def _reapply(self, state: StackState) -> StackState:
+        info = state.postgres_info
+        pg = self._postgres(info.port)
+        clients = AwsClients(state.aws_endpoint_url, state.region)
+        self._apply_and_bind(state, clients, pg, init=True)
+        self._save(state)
+        return state
+
+    def _apply_and_bind(self, state: StackState, clients: AwsClients, pg: LocalPostgres, init: bool) -> None:
+        tf = self.terraform(state.aws_endpoint_url)
+        with self.reporter.phase("terraform init"):
+            tf.prepare()
+            if init:
+                tf.init(self.reporter.detail)
+            tf.validate()
+        with self.reporter.phase("terraform apply"):
+            tf.apply(self.reporter.detail)
+            state.outputs = tf.outputs()
+        with self.reporter.phase("bind RDS to postgres"):
+            state.rds = [binding.to_json() for binding in bind_rds_instances(clients, pg)]
+        state.fingerprint = self.fingerprint()
+
+    def _forget_emulated_state(self) -> None:
+        """A new emulator starts empty, so Terraform state and the old cluster describe nothing real."""
+        for name in ("terraform.tfstate", "terraform.tfstate.backup"):
+            (self.terraform_workdir / name).unlink(missing_ok=True)
+        shutil.rmtree(self.run_dir / "postgres", ignore_errors=True)
+
+    def down(self) -> int:
+        """Stop everything this run directory started; returns how many processes were stopped."""
+        if not self.run_dir.exists():
+            return 0
+        with self._lock:
+            stopped = reap(self.run_dir)
+            self.state_file.unlink(missing_ok=True)
+            self._forget_emulated_state()
+        return stopped
+
+    def processes(self) -> list[int]:
+        return [proc.pid for proc in processes_of(self.run_dir)]
