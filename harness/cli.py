@@ -18,7 +18,7 @@ from harness.progress import ConsoleReporter
 from harness.stack import Stack, StackState
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="mailstack local cloud")
-console = Console()
+console = Console(width=200) if not sys.stdout.isatty() else Console()
 err = Console(stderr=True)
 
 RunDir = Annotated[Path | None, typer.Option("--run-dir", help="state directory (default .harness)")]
@@ -95,6 +95,8 @@ def status(
         console.print_json(state.to_json())
         return
     table = Table(title="mailstack local cloud", show_header=False)
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
     table.add_row("AWS endpoint", f"{state.aws_endpoint_url} ({state.backend}, {state.region})")
     info = state.postgres_info
     table.add_row("PostgreSQL", info.dsn())

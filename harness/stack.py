@@ -24,7 +24,7 @@ from harness.aws.clients import AwsClients
 from harness.config import Backend, HarnessSettings
 from harness.errors import HarnessError
 from harness.ports import free_port
-from harness.postgres.cluster import LocalPostgres, PostgresInfo
+from harness.postgres.cluster import LocalPostgres, PostgresInfo, state_dir_for
 from harness.postgres.rds_binding import bind_rds_instances
 from harness.progress import QuietReporter, Reporter
 from harness.reaper import processes_of, reap
@@ -100,9 +100,13 @@ class Stack:
             log_path=self.run_dir / "terraform" / "terraform.log",
         )
 
+    @property
+    def postgres_state_dir(self) -> Path:
+        return state_dir_for(self.run_dir / "postgres")
+
     def _postgres(self, port: int) -> LocalPostgres:
         return LocalPostgres(
-            state_dir=self.run_dir / "postgres",
+            state_dir=self.postgres_state_dir,
             run_dir=self.run_dir,
             port=port,
             host=self.settings.host,
@@ -210,7 +214,6 @@ class Stack:
             tf.prepare()
             if init:
                 tf.init(self.reporter.detail)
-            tf.validate()
         with self.reporter.phase("terraform apply"):
             tf.apply(self.reporter.detail)
             state.outputs = tf.outputs()
@@ -222,7 +225,7 @@ class Stack:
         """A new emulator starts empty, so Terraform state and the old cluster describe nothing real."""
         for name in ("terraform.tfstate", "terraform.tfstate.backup"):
             (self.terraform_workdir / name).unlink(missing_ok=True)
-        shutil.rmtree(self.run_dir / "postgres", ignore_errors=True)
+        shutil.rmtree(self.postgres_state_dir, ignore_errors=True)
 
     def down(self) -> int:
         """Stop everything this run directory started; returns how many processes were stopped."""

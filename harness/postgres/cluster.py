@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import secrets
 import shutil
 import signal
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +41,20 @@ def _server_user() -> str | None:
             "run the harness as an ordinary user, or create the account: `useradd --system postgres`",
         ) from exc
     return "postgres"
+
+
+def state_dir_for(preferred: Path) -> Path:
+    """`preferred`, unless the server account cannot reach it (a root-owned private home): then a
+    directory under the system temp dir, named after `preferred` so each run directory keeps its own."""
+    user = _server_user()
+    preferred.mkdir(parents=True, exist_ok=True)
+    if _usable_by(user, preferred.parent) or user is None:
+        return preferred
+    digest = hashlib.sha256(str(preferred.resolve()).encode()).hexdigest()[:12]
+    fallback = Path(tempfile.gettempdir()) / f"mailstack-harness-{digest}" / "postgres"
+    fallback.mkdir(parents=True, exist_ok=True)
+    fallback.parent.chmod(0o755)
+    return fallback
 
 
 def _usable_by(user: str | None, path: Path) -> bool:
