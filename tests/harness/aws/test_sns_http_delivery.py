@@ -64,27 +64,28 @@ class Received:
 
 @dataclass
 class Recorder:
-    """Records every POST; answers 500 to the next `fail(path, n)` requests at a path, else 200."""
+    """Records every POST; answers `status` to the next `fail(path, n, status)` requests at a path, else 200."""
 
     requests: list[Received] = field(default_factory=list)
-    failures: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, tuple[int, int]] = field(default_factory=dict)
     cond: threading.Condition = field(default_factory=threading.Condition)
     port: int = 0
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def fail(self, path: str, times: int) -> None:
+    def fail(self, path: str, times: int, status: int = 500) -> None:
         with self.cond:
-            self.failures[path] = times
+            self.failures[path] = (times, status)
 
     def record(self, received: Received) -> int:
         with self.cond:
             self.requests.append(received)
-            status = 200
-            if self.failures.get(received.path, 0) > 0:
-                self.failures[received.path] -= 1
-                status = 500
+            times, status = self.failures.get(received.path, (0, 200))
+            if times > 0:
+                self.failures[received.path] = (times - 1, status)
+            else:
+                status = 200
             self.cond.notify_all()
         return status
 
@@ -520,6 +521,19 @@ def test_signing_certificate_is_persisted_and_described(patched_server: MotoServ
     status, served = http_get(cert_url)
     assert status == 200
     assert served == (signing_dir / "SimpleNotificationService.pem").read_text()
+
+
+def test_client_errors_are_not_retried(patched_server: MotoServerProcess, recorder: Recorder):
+    """AWS counts 4xx as the endpoint's final answer: no retry (5xx and connection errors are retried)."""
+    sns = sns_client(patched_server)
+    topic_arn = sns.create_topic(Name=unique("4xx"))["TopicArn"]
+    path = f"/ok/{unique('4xx')}"
+    subscribe_confirmed(sns, recorder, topic_arn, path)
+    recorder.fail(path, 1, status=404)
+    sns.publish(TopicArn=topic_arn, Message="refused")
+    recorder.wait_for(path, "Notification")
+    time.sleep(0.5)
+    assert len(recorder.at(path, "Notification")) == 1
 
 
 def test_subscribe_url_with_a_wrong_token_is_refused(patched_server: MotoServerProcess, recorder: Recorder):
