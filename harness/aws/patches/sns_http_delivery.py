@@ -76,6 +76,7 @@ ATTEMPT_TIMEOUT_SECONDS = 15.0  # AWS gives an endpoint about 15 s to answer
 SNS_XMLNS = "http://sns.amazonaws.com/doc/2010-03-31/"
 RECENT_DELIVERIES = 500
 DELIVERY_WORKERS = 16
+_USERINFO = re.compile(r"//[^/@]+@")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -237,7 +238,7 @@ class Deliverer:
             failure = f"{type(exc).__name__}: {exc}"
         except Exception as exc:  # a worker thread must survive whatever one endpoint does
             failure = f"{type(exc).__name__}: {exc}"
-            log.exception("sns-http-delivery: unexpected error delivering to %s", delivery.endpoint)
+            log.exception("sns-http-delivery: unexpected error delivering %s", delivery.message_id)
         else:
             # AWS counts 200-499 as delivered (a 4xx is the endpoint's verdict, never retried).
             if 200 <= response.status_code < 500:
@@ -256,7 +257,7 @@ class Deliverer:
                 "sns-http-delivery: gave up on %s %s to %s after %d attempts (%s)",
                 delivery.message_type,
                 delivery.message_id,
-                delivery.endpoint,
+                _USERINFO.sub("//***@", delivery.endpoint),
                 delivery.attempts,
                 failure,
             )
@@ -267,7 +268,7 @@ class Deliverer:
             "type": delivery.message_type,
             "message_id": delivery.message_id,
             "subscription_arn": delivery.subscription_arn,
-            "endpoint": delivery.endpoint,
+            "endpoint": _USERINFO.sub("//***@", delivery.endpoint),  # no basic-auth passwords in the log
             "attempt": delivery.attempts,
             "outcome": outcome,
             "detail": detail,
@@ -277,7 +278,7 @@ class Deliverer:
             "sns-http-delivery: %s %s -> %s attempt %d: %s (%s)",
             delivery.message_type,
             delivery.message_id,
-            delivery.endpoint,
+            entry["endpoint"],
             delivery.attempts,
             outcome,
             detail,
@@ -409,6 +410,10 @@ def _sub_base(subscription: Any) -> str:
     )
 
 
+def _always() -> bool:
+    return True
+
+
 def _send_confirmation(backend: Any, subscription: Any, message_type: str, restore: bool) -> None:
     """SubscriptionConfirmation (new subscription) or UnsubscribeConfirmation (after Unsubscribe)."""
     topic = subscription.topic
@@ -439,7 +444,7 @@ def _send_confirmation(backend: Any, subscription: Any, message_type: str, resto
         "Token": token,
         "TopicArn": topic.arn,
         "Message": text,
-        "SubscribeURL": (f"{base}/?Action=ConfirmSubscription&TopicArn={_arn_param(topic.arn)}&Token={token}"),
+        "SubscribeURL": f"{base}/?Action=ConfirmSubscription&TopicArn={_arn_param(topic.arn)}&Token={token}",
         "Timestamp": _timestamp(),
     }
     _sign(message, _signature_version(topic), base)
@@ -447,7 +452,7 @@ def _send_confirmation(backend: Any, subscription: Any, message_type: str, resto
     headers = _headers(message_type, message_id, topic.arn, content_type)
     if message_type == "UnsubscribeConfirmation":
         headers["x-amz-sns-subscription-arn"] = subscription.arn
-        wanted: Callable[[], bool] = lambda: True  # noqa: E731
+        wanted: Callable[[], bool] = _always
     else:
         account, region, arn = backend.account_id, backend.region_name, subscription.arn
 
