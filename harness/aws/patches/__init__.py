@@ -25,7 +25,7 @@ from types import MappingProxyType
 
 from harness.errors import HarnessError
 
-__all__ = ["FidelityPatch", "UnknownPatchError", "applied", "apply_all", "discover"]
+__all__ = ["FidelityPatch", "UnknownPatchError", "applied", "apply_all", "discover", "select"]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,56 @@
+"""Servers for the fidelity-patch tests: a patched moto in this process and a stock one in a subprocess.
+
+`server` is parametrised over both by ``@stock_fails(reason)`` (see support.py): the test asserts AWS's
+behaviour, and its expected (strict xfail) failure against stock moto proves the patch is needed.
+Patches apply process-wide once applied, so the stock server is a separate process
+(``python -m harness.aws.moto_server --no-patches``) started without the patches' environment.
+Note that applying the patches here also patches moto for any later test in this pytest process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from harness.aws import patches
+from harness.aws.moto_server import MotoServerProcess
+from harness.ports import free_port
+from tests.harness.aws.support import Aws
+
+
+@pytest.fixture(scope="session")
+def patched_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    patches.apply_all()
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def stock_endpoint() -> Iterator[str]:
+    patch_env = {key for patch in patches.discover().values() for key in patch.env}
+    env = {key: value for key, value in os.environ.items() if key not in patch_env}
+    with MotoServerProcess(no_patches=True, env=env) as server:
+        yield server.endpoint
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest) -> Aws:
+    """Parametrised indirectly (by stock_fails) with "patched" or "stock"."""
+    if getattr(request, "param", "patched") == "patched":
+        return Aws(request.getfixturevalue("patched_endpoint"), patched=True)
+    return Aws(request.getfixturevalue("stock_endpoint"), patched=False)
+
+
+@pytest.fixture
+def aws(patched_endpoint: str) -> Aws:
+    """The patched server only, for behaviour beyond what the stock comparison needs."""
+    return Aws(patched_endpoint, patched=True)
