@@ -1,0 +1,1 @@
+"""The ingest worker: SQS messages naming S3 objects in, rows in PostgreSQL out."""

@@ -1,0 +1,153 @@
+"""The polling loop: receive a batch, ingest each message, delete it only after the commit.
+
+Failures leave the message on the queue: it becomes visible again after the visibility timeout and
+moves to the DLQ after maxReceiveCount. Permanent failures (undecodable body, missing object) are
+logged with their reason and also left there, so they end up in the DLQ where operators see them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from botocore.client import BaseClient
+
+from mailstack.worker.events import UndecodableMessageError, decode_queue_message
+from mailstack.worker.ingest import Ingestor, PermanentIngestError
+
+logger = logging.getLogger(__name__)
+
+RECEIVE_ERROR_BACKOFF_SECONDS = 5.0
+
+
+class Worker:
+    def __init__(
+        self,
+        sqs: BaseClient,
+        ingestor: Ingestor,
+        queue_url: str,
+        wait_time_seconds: int = 20,
+        batch_size: int = 10,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self._sqs = sqs
+        self._ingestor = ingestor
+        self._queue_url = queue_url
+        self._wait_time_seconds = wait_time_seconds
+        self._batch_size = batch_size
+        self.stop = stop or threading.Event()
+
+    def run(self) -> None:
+        """Poll until `stop` is set; the message in hand is finished first."""
+        logger.info("worker started", extra={"queue_url": self._queue_url})
+        while not self.stop.is_set():
+            self.poll_once()
+        logger.info("worker stopped")
+
+    def poll_once(self) -> int:
+        """Receive one batch (long poll) and handle it; returns the number of messages received."""
+        try:
+            response = self._sqs.receive_message(
+                QueueUrl=self._queue_url,
+                MaxNumberOfMessages=self._batch_size,
+                WaitTimeSeconds=self._wait_time_seconds,
+                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+            )
+        except Exception:
+            logger.exception("receiving from the inbound queue failed", extra={"queue_url": self._queue_url})
+            self.stop.wait(RECEIVE_ERROR_BACKOFF_SECONDS)
+            return 0
+        messages: list[dict[str, Any]] = response.get("Messages", [])
+        for index, message in enumerate(messages):
+            if self.stop.is_set():
+                self._release(messages[index:])
+                break
+            self.handle(message)
+        return len(messages)
+
+    def handle(self, message: dict[str, Any]) -> bool:
+        """Ingest every object the message names; delete it when all are committed. True if deleted."""
+        started = time.monotonic()
+        context: dict[str, Any] = {
+            "sqs_message_id": message.get("MessageId"),
+            "receive_count": int(message.get("Attributes", {}).get("ApproximateReceiveCount", 0)) or None,
+        }
+        try:
+            decoded = decode_queue_message(message.get("Body", ""))
+        except UndecodableMessageError as exc:
+            logger.error(
+                "permanent failure: message left for the DLQ",
+                extra={**context, "reason": str(exc), "outcome": "permanent_failure"},
+            )
+            return False
+        if decoded.is_test_event:
+            deleted = self._delete(message, context)
+            if deleted:
+                logger.info("S3 test event deleted", extra={**context, "outcome": "test_event"})
+            return deleted
+        for ref in decoded.objects:
+            object_context = {**context, "s3_bucket": ref.bucket, "s3_key": ref.key}
+            try:
+                result = self._ingestor.ingest(ref)
+            except PermanentIngestError as exc:
+                logger.error(
+                    "permanent failure: message left for the DLQ",
+                    extra={**object_context, "reason": str(exc), "outcome": "permanent_failure"},
+                )
+                return False
+            except Exception as exc:
+                logger.exception(
+                    "ingest failed: message left for redelivery",
+                    extra={**object_context, "reason": f"{type(exc).__name__}: {exc}", "outcome": "retry"},
+                )
+                return False
+            logger.info(
+                "message ingested" if result.created else "message already ingested",
+                extra={
+                    **object_context,
+                    "message_uuid": str(result.message_id),
+                    "attachments": result.attachments,
+                    "defects": result.defects,
+                    "outcome": "ingested" if result.created else "duplicate",
+                },
+            )
+        if not self._delete(message, context):
+            return False
+        logger.debug(
+            "sqs message deleted",
+            extra={
+                **context,
+                "objects": len(decoded.objects),
+                "skipped_records": decoded.skipped_records,
+                "duration_ms": round((time.monotonic() - started) * 1000, 1),
+            },
+        )
+        return True
+
+    def _delete(self, message: dict[str, Any], context: dict[str, Any]) -> bool:
+        """Delete after the commit. If that fails the message comes back and is a harmless duplicate."""
+        try:
+            self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+        except Exception as exc:
+            logger.warning(
+                "deleting the sqs message failed; it will be redelivered as a duplicate",
+                extra={**context, "reason": f"{type(exc).__name__}: {exc}"},
+            )
+            return False
+        return True
+
+    def _release(self, messages: list[dict[str, Any]]) -> None:
+        """Make messages we will not handle (stopping) visible again right away."""
+        try:
+            self._sqs.change_message_visibility_batch(
+                QueueUrl=self._queue_url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for index, m in enumerate(messages)
+                ],
+            )
+        except Exception:
+            logger.warning("could not release unhandled messages; they return after the visibility timeout")
+        logger.info("stopping: released unhandled messages", extra={"released": len(messages)})
