@@ -1,0 +1,1 @@
+"""Amazon SNS HTTP(S) deliveries: message signature verification."""
