@@ -1,0 +1,379 @@
+"""The API as a real process (uvicorn on a free port) over real HTTP, against a real PostgreSQL and moto."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import httpx
+import psycopg
+import pytest
+from mailstack.aws import s3_client
+from mailstack.config import DatabaseSettings
+from mailstack.db import sync_pool
+from mailstack.worker.events import ObjectRef
+from mailstack.worker.ingest import Ingestor
+
+from harness.ports import free_port
+from tests.services.api_server import ApiProcess
+from tests.services.conftest import MAIL_FIXTURES, REGION, LocalPostgres, MailBuckets, database_environment
+from tests.services.mail_factory import simple_mail
+from tests.services.sns_signer import SnsSigner
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "test-token-" + uuid.uuid4().hex
+TOPIC = "arn:aws:sns:us-east-1:123456789012:mailstack-test-inbound"
+INBOX = "support@mail.acme.test"
+
+
+@dataclass
+class Stack:
+    api: ApiProcess
+    database: DatabaseSettings
+    buckets: MailBuckets
+    ids: dict[str, str]
+    raw: dict[str, bytes]
+
+    def get(self, path: str, token: str | None = TOKEN, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.get(f"{self.api.base_url}{path}", headers=headers, timeout=10, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.post(f"{self.api.base_url}{path}", timeout=10, **kwargs)
+
+    def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.database.conninfo()) as conn:
+            return conn.execute(sql, params).fetchall()
+
+
+def ingest(database: DatabaseSettings, buckets: MailBuckets, mails: dict[str, bytes]) -> dict[str, str]:
+    s3 = boto3.client("s3", region_name=REGION)
+    pool = sync_pool(database)
+    ingestor = Ingestor(s3_client(REGION), pool, buckets.attachments_bucket)
+    ids = {}
+    try:
+        for key, raw in mails.items():
+            s3.put_object(Bucket=buckets.raw_mail_bucket, Key=key, Body=raw)
+            ids[key] = str(ingestor.ingest(ObjectRef(buckets.raw_mail_bucket, key)).message_id)
+    finally:
+        pool.close()
+    return ids
+
+
+@pytest.fixture(scope="module")
+def stack(postgres: LocalPostgres, migrated_template: str, moto_server, sns_signer: SnsSigner) -> Iterator[Stack]:
+    database = postgres.create_database(f"api_{uuid.uuid4().hex[:8]}", template=migrated_template)
+    buckets = MailBuckets.create()
+    mails = {
+        f"inbound/{name}": (MAIL_FIXTURES / name).read_bytes()
+        for name in ("plain.eml", "attachments.eml", "forwarded.eml")
+    }
+    mails.update({f"inbound/extra-{i}": simple_mail(f"extra {i}", INBOX) for i in range(3)})
+    ids = ingest(database, buckets, mails)
+    api = ApiProcess(
+        {
+            **moto_server.aws_environment(),
+            **database_environment(database),
+            "MAILSTACK_ENV": "test",
+            "RAW_MAIL_BUCKET": buckets.raw_mail_bucket,
+            "ATTACHMENTS_BUCKET": buckets.attachments_bucket,
+            "API_TOKEN": TOKEN,
+            "SNS_TRUSTED_CERT_URL_PATTERN": sns_signer.trusted_pattern,
+            "SNS_TOPIC_ARNS": TOPIC,
+            "API_MAX_BODY_BYTES": "65536",
+        }
+    )
+    try:
+        yield Stack(api.start(), database, buckets, ids, mails)
+    finally:
+        api.cleanup()
+
+
+def test_health(stack: Stack):
+    response = stack.get("/health", token=None)
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_healthcheck_command(stack: Stack):
+    def healthcheck(port: int) -> int:
+        return subprocess.run(
+            [sys.executable, "-m", "mailstack", "healthcheck"], env={**os.environ, "PORT": str(port)}, timeout=30
+        ).returncode
+
+    assert healthcheck(stack.api.port) == 0
+    assert healthcheck(free_port()) == 1
+
+
+def test_v1_needs_the_token(stack: Stack):
+    assert stack.get(f"/v1/inboxes/{INBOX}/messages", token=None).status_code == 401
+    response = stack.get(f"/v1/inboxes/{INBOX}/messages", token="wrong")
+    assert response.status_code == 401
+    assert response.json()["error"]["status"] == 401
+
+
+def test_inbox_listing_pages_with_a_cursor(stack: Stack):
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        response = stack.get(f"/v1/inboxes/{INBOX}/messages", params=params)
+        assert response.status_code == 200
+        body = response.json()
+        assert body["inbox"] == INBOX
+        assert len(body["messages"]) <= 2
+        seen += [m["id"] for m in body["messages"]]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    expected = {stack.ids[k] for k in stack.ids if k != "inbound/attachments.eml"}
+    assert len(seen) == len(set(seen)) == 5
+    assert set(seen) == expected
+    assert pages == 3
+
+
+def test_inbox_listing_summary(stack: Stack):
+    body = stack.get(f"/v1/inboxes/{INBOX.upper()}/messages").json()
+    by_id = {m["id"]: m for m in body["messages"]}
+    plain = by_id[stack.ids["inbound/plain.eml"]]
+    assert plain["subject"] == "Invoice 2024-0042 is overdue"
+    assert plain["from"] == {"header": "Alice Example <alice@sender.example>", "address": "alice@sender.example"}
+    assert plain["date"] == "2024-06-03T08:15:00+00:00"
+    assert plain["attachment_count"] == 0
+    assert by_id[stack.ids["inbound/forwarded.eml"]]["attachment_count"] == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [({"limit": "0"}, "limit"), ({"limit": "101"}, "limit"), ({"limit": "x"}, "limit"), ({"cursor": "!!"}, "cursor")],
+)
+def test_bad_paging_parameters_are_400(stack: Stack, params, message):
+    response = stack.get(f"/v1/inboxes/{INBOX}/messages", params=params)
+    assert response.status_code == 400
+    assert message in response.json()["error"]["message"]
+
+
+def test_unknown_inbox_is_404(stack: Stack):
+    response = stack.get("/v1/inboxes/nobody@mail.acme.test/messages")
+    assert response.status_code == 404
+    assert response.json() == {"error": {"status": 404, "message": "inbox nobody@mail.acme.test not found"}}
+
+
+def test_message_detail(stack: Stack):
+    message_id = stack.ids["inbound/attachments.eml"]
+    response = stack.get(f"/v1/messages/{message_id}")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] == message_id
+    assert body["subject"] == "Your invoice and usage report"
+    assert body["message_id"] == "<inv-88231@vendor.example>"
+    assert body["envelope"] == {"from": "billing@vendor.example", "to": ["accounts@mail.acme.test"]}
+    assert body["recipients"] == [
+        {"kind": "to", "name": None, "address": "accounts@mail.acme.test"},
+        {"kind": "envelope", "name": None, "address": "accounts@mail.acme.test"},
+    ]
+    assert ["From", "Vendor Billing <billing@vendor.example>"] in body["headers"]
+    assert body["text_body"] == "Please find your invoice and the usage report attached.\n"
+    assert body["html_body"] is None
+    assert [a["filename"] for a in body["attachments"]] == [
+        "invoice-88231.pdf",
+        "Verbrauch Müller Juni.csv",
+        "../../../etc/passwd",
+    ]
+    assert body["attachments"][0]["content_type"] == "application/pdf"
+    assert body["raw"]["url"] == f"/v1/messages/{message_id}/raw"
+
+
+def test_raw_message_is_streamed_back(stack: Stack):
+    message_id = stack.ids["inbound/attachments.eml"]
+    response = stack.get(f"/v1/messages/{message_id}/raw")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "message/rfc822"
+    assert response.content == stack.raw["inbound/attachments.eml"]
+
+
+def test_attachment_download(stack: Stack):
+    message_id = stack.ids["inbound/attachments.eml"]
+    attachments = stack.get(f"/v1/messages/{message_id}").json()["attachments"]
+    csv = attachments[1]
+    response = stack.get(csv["url"])
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.content.decode("utf-8").startswith("id;name;amount\n1;Müller")
+    assert "filename*=UTF-8''Verbrauch%20M%C3%BCller%20Juni.csv" in response.headers["content-disposition"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert len(response.content) == csv["size"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/messages/not-a-uuid",
+        f"/v1/messages/{uuid.uuid4()}",
+        f"/v1/messages/{uuid.uuid4()}/raw",
+        f"/v1/messages/{uuid.uuid4()}/attachments/{uuid.uuid4()}",
+        "/v1/nothing-here",
+    ],
+)
+def test_not_found_is_404_json(stack: Stack, path: str):
+    response = stack.get(path)
+    assert response.status_code == 404
+    assert response.json()["error"]["status"] == 404
+
+
+def test_wrong_method_is_405_json(stack: Stack):
+    response = httpx.delete(
+        f"{stack.api.base_url}/v1/messages/{stack.ids['inbound/plain.eml']}",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert response.status_code == 405
+    assert response.json()["error"]["status"] == 405
+    assert "GET" in response.headers["allow"]
+
+
+def test_unexpected_failure_is_500_json(stack: Stack):
+    broken_id = uuid.uuid4()
+    with psycopg.connect(stack.database.conninfo()) as conn:
+        conn.execute(
+            "INSERT INTO messages (id, headers, size_bytes, raw_bucket, raw_key, received_at) "
+            "VALUES (%s, '[]', 0, 'Not A Valid Bucket!', 'k', now())",
+            (broken_id,),
+        )
+    response = stack.get(f"/v1/messages/{broken_id}/raw")
+    assert response.status_code == 500
+    assert response.json() == {"error": {"status": 500, "message": "internal server error"}}
+
+
+def test_oversized_body_is_413(stack: Stack):
+    response = stack.post("/v1/webhooks/aws/sns", content=b"x" * 70_000)
+    assert response.status_code == 413
+    assert response.json()["error"]["status"] == 413
+
+
+# --- SNS webhook -------------------------------------------------------------------------------------
+
+
+def post_sns(stack: Stack, message: dict[str, Any]) -> httpx.Response:
+    return stack.post(
+        "/v1/webhooks/aws/sns",
+        content=json.dumps(message).encode(),
+        headers={"Content-Type": "text/plain; charset=UTF-8", "x-amz-sns-message-type": message.get("Type", "")},
+    )
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_subscription_confirmation_fetches_the_subscribe_url(stack: Stack, sns_signer: SnsSigner, version: str):
+    message = sns_signer.subscription_confirmation(TOPIC, version=version)
+    response = post_sns(stack, message)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"status": "confirmed"}
+    assert f"/confirm?Token={message['Token']}" in sns_signer.requests
+
+
+def test_untrusted_subscribe_url_is_not_fetched(stack: Stack, sns_signer: SnsSigner):
+    message = sns_signer.subscription_confirmation(TOPIC, subscribe_url="https://attacker.example/confirm")
+    response = post_sns(stack, message)
+    assert response.status_code == 403
+    assert "SubscribeURL" in response.json()["error"]["message"]
+
+
+def test_ses_received_notification_is_recorded(stack: Stack, sns_signer: SnsSigner):
+    ses = {
+        "notificationType": "Received",
+        "mail": {"messageId": "ses-abc-123", "source": "alice@sender.example", "destination": [INBOX]},
+        "receipt": {"action": {"type": "S3", "bucketName": "raw", "objectKey": "inbound/ses-abc-123"}},
+    }
+    message = sns_signer.notification(
+        json.dumps(ses), TOPIC, subject="Amazon SES Email Receipt Notification", version="2"
+    )
+    for _ in range(2):  # a redelivery is recorded once
+        response = post_sns(stack, message)
+        assert response.status_code == 200
+        assert response.json() == {"status": "recorded"}
+    rows = stack.query(
+        "SELECT sns_message_id, topic_arn, ses_message_id FROM sns_notifications WHERE sns_message_id = %s",
+        message["MessageId"],
+    )
+    assert rows == [(message["MessageId"], TOPIC, "ses-abc-123")]
+
+
+def test_other_notifications_are_accepted(stack: Stack, sns_signer: SnsSigner):
+    response = post_sns(stack, sns_signer.notification("plain text", TOPIC))
+    assert response.status_code == 200
+    assert response.json() == {"status": "received"}
+
+
+def test_unsubscribe_confirmation(stack: Stack, sns_signer: SnsSigner):
+    message = sns_signer.subscription_confirmation(TOPIC, message_type="UnsubscribeConfirmation")
+    assert post_sns(stack, message).json() == {"status": "unsubscribed"}
+
+
+def test_forged_notification_is_403(stack: Stack, sns_signer: SnsSigner):
+    message = sns_signer.notification("hello", TOPIC)
+    message["Message"] = "tampered"
+    response = post_sns(stack, message)
+    assert response.status_code == 403
+    assert response.json()["error"]["message"] == "invalid SNS signature"
+
+
+def test_untrusted_certificate_url_is_403(stack: Stack, sns_signer: SnsSigner):
+    message = sns_signer.sign(
+        {**sns_signer.notification("x", TOPIC), "SigningCertURL": "https://evil.example/cert.pem"}
+    )
+    assert post_sns(stack, message).status_code == 403
+
+
+def test_other_topics_are_403(stack: Stack, sns_signer: SnsSigner):
+    message = sns_signer.notification("x", "arn:aws:sns:us-east-1:123456789012:someone-else")
+    assert post_sns(stack, message).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b"[]", json.dumps({"Type": "Weird"}).encode(), json.dumps({"Type": "Notification"}).encode()],
+)
+def test_malformed_webhook_bodies_are_400(stack: Stack, body: bytes):
+    response = stack.post("/v1/webhooks/aws/sns", content=body)
+    assert response.status_code in (400, 403)
+    assert response.json()["error"]["status"] == response.status_code
+
+
+def test_api_logs_are_json(stack: Stack):
+    lines = [line for line in stack.api.logs().splitlines() if line.strip()]
+    assert lines
+    for line in lines:
+        json.loads(line)
+
+
+def test_health_is_503_without_a_database(stack: Stack, moto_server):
+    api = ApiProcess(
+        {
+            **moto_server.aws_environment(),
+            **database_environment(DatabaseSettings("127.0.0.1", free_port(), "none", "nobody", "x")),
+            "MAILSTACK_ENV": "test",
+            "RAW_MAIL_BUCKET": "r",
+            "ATTACHMENTS_BUCKET": "a",
+            "API_TOKEN": TOKEN,
+        }
+    )
+    try:
+        api.start(wait_for_status=503)
+        response = httpx.get(f"{api.base_url}/health", timeout=10)
+        assert response.status_code == 503
+        assert response.json()["status"] == "unavailable"
+        result = subprocess.run(
+            [sys.executable, "-m", "mailstack", "healthcheck"], env={**os.environ, "PORT": str(api.port)}, timeout=30
+        )
+        assert result.returncode == 1
+    finally:
+        api.cleanup()
