@@ -1,0 +1,119 @@
+"""Ingest throughput of one `mailstack worker` process against local PostgreSQL + moto.
+
+    .venv/bin/python benchmarks/worker_ingest.py --messages 500
+
+Uploads N mails to S3 (the fixture mails, cycled: attachments, inline images, charsets, ...), starts one
+worker process, sends one S3 event per mail to SQS, and times from the first event sent to the last
+message row committed. Prints messages/second. Reuses the test helpers in tests/services/conftest.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+import boto3  # noqa: E402
+import psycopg  # noqa: E402
+from mailstack.migrate import apply_migrations  # noqa: E402
+
+from tests.services.conftest import (  # noqa: E402
+    MAIL_FIXTURES,
+    REGION,
+    LocalMoto,
+    LocalPostgres,
+    MailBuckets,
+    database_environment,
+)
+from tests.services.mail_factory import s3_event  # noqa: E402
+
+
+def message_count(conn: psycopg.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
+
+
+def wait_for_log(path: Path, text: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in path.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"worker did not log {text!r}:\n{path.read_text(errors='replace')}")
+        time.sleep(0.05)
+
+
+def run(messages: int, batch_size: int, timeout: float) -> float:
+    mails = [path.read_bytes() for path in sorted(MAIL_FIXTURES.glob("*.eml"))]
+    postgres, moto = LocalPostgres().start(), LocalMoto().start()
+    log_path = Path(tempfile.mkstemp(prefix="mailstack-bench-worker-", suffix=".log")[1])
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        os.environ.update(moto.aws_environment())
+        database = postgres.create_database("bench")
+        apply_migrations(database)
+        buckets = MailBuckets.create(visibility_timeout=120, max_receive_count=5)
+        s3 = boto3.client("s3", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        keys = [f"inbound/bench-{i:06d}" for i in range(messages)]
+        for index, key in enumerate(keys):
+            s3.put_object(Bucket=buckets.raw_mail_bucket, Key=key, Body=mails[index % len(mails)])
+
+        environment = {
+            **os.environ,
+            **database_environment(database),
+            **buckets.worker_environment(),
+            "MAILSTACK_ENV": "bench",
+            "LOG_LEVEL": "INFO",
+            "WORKER_WAIT_TIME_SECONDS": "1",
+            "WORKER_BATCH_SIZE": str(batch_size),
+        }
+        with log_path.open("wb") as log:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "mailstack", "worker"], env=environment, stdout=log, stderr=subprocess.STDOUT
+            )
+        wait_for_log(log_path, "worker started", worker)
+
+        started = time.monotonic()
+        for first in range(0, messages, 10):
+            entries = [
+                {"Id": str(i), "MessageBody": s3_event(buckets.raw_mail_bucket, key)}
+                for i, key in enumerate(keys[first : first + 10])
+            ]
+            sqs.send_message_batch(QueueUrl=buckets.queue_url, Entries=entries)
+        with psycopg.connect(database.conninfo(), autocommit=True) as conn:
+            while (done := message_count(conn)) < messages:
+                if time.monotonic() - started > timeout:
+                    raise RuntimeError(f"only {done}/{messages} messages ingested within {timeout}s")
+                if worker.poll() is not None:
+                    raise RuntimeError(f"worker exited:\n{log_path.read_text(errors='replace')}")
+                time.sleep(0.05)
+        return time.monotonic() - started
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.terminate()
+            worker.wait(timeout=30)
+        moto.stop()
+        postgres.stop()
+        log_path.unlink(missing_ok=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=500, help="mails to ingest (default 500)")
+    parser.add_argument("--batch-size", type=int, default=10, help="WORKER_BATCH_SIZE (default 10)")
+    parser.add_argument("--timeout", type=float, default=600, help="give up after this many seconds")
+    args = parser.parse_args()
+    elapsed = run(args.messages, args.batch_size, args.timeout)
+    print(
+        f"worker ingest: {args.messages} messages in {elapsed:.2f} s = {args.messages / elapsed:.1f} messages/second "
+        f"(1 worker process, batch size {args.batch_size}, local PostgreSQL + moto server)"
+    )
+
+
+if __name__ == "__main__":
+    main()
