@@ -40,7 +40,7 @@ class ConfigError(Exception):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        super().__init__("invalid configuration: " + "; ".join(problems))
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {problem}" for problem in problems))
 
 
 class _Environment:

@@ -88,7 +88,7 @@ def _ses_notification(message: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-async def _notification(request: Request, context: ApiContext, message: dict[str, Any]) -> JSONResponse:
+async def _notification(context: ApiContext, message: dict[str, Any]) -> JSONResponse:
     fields = {"sns_message_id": message["MessageId"], "topic_arn": message["TopicArn"]}
     ses = _ses_notification(message)
     if ses is None:
@@ -116,4 +116,4 @@ async def sns_webhook(request: Request) -> JSONResponse:
     if message["Type"] == "UnsubscribeConfirmation":
         logger.info("sns unsubscribe confirmation received", extra={"topic_arn": message["TopicArn"]})
         return JSONResponse({"status": "unsubscribed"})
-    return await _notification(request, context, message)
+    return await _notification(context, message)

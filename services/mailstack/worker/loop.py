@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.client import BaseClient
 
-from mailstack.worker.events import UndecodableMessageError, decode_queue_message
+from mailstack.worker.events import ObjectRef, UndecodableMessageError, decode_queue_message
 from mailstack.worker.ingest import Ingestor, PermanentIngestError
 
 logger = logging.getLogger(__name__)
@@ -87,32 +87,8 @@ class Worker:
             if deleted:
                 logger.info("S3 test event deleted", extra={**context, "outcome": "test_event"})
             return deleted
-        for ref in decoded.objects:
-            object_context = {**context, "s3_bucket": ref.bucket, "s3_key": ref.key}
-            try:
-                result = self._ingestor.ingest(ref)
-            except PermanentIngestError as exc:
-                logger.error(
-                    "permanent failure: message left for the DLQ",
-                    extra={**object_context, "reason": str(exc), "outcome": "permanent_failure"},
-                )
-                return False
-            except Exception as exc:
-                logger.exception(
-                    "ingest failed: message left for redelivery",
-                    extra={**object_context, "reason": f"{type(exc).__name__}: {exc}", "outcome": "retry"},
-                )
-                return False
-            logger.info(
-                "message ingested" if result.created else "message already ingested",
-                extra={
-                    **object_context,
-                    "message_uuid": str(result.message_id),
-                    "attachments": result.attachments,
-                    "defects": result.defects,
-                    "outcome": "ingested" if result.created else "duplicate",
-                },
-            )
+        if not all(self._ingest(ref, context) for ref in decoded.objects):
+            return False
         if not self._delete(message, context):
             return False
         logger.debug(
@@ -121,6 +97,37 @@ class Worker:
                 **context,
                 "objects": len(decoded.objects),
                 "skipped_records": decoded.skipped_records,
+                "duration_ms": round((time.monotonic() - started) * 1000, 1),
+            },
+        )
+        return True
+
+    def _ingest(self, ref: ObjectRef, context: dict[str, Any]) -> bool:
+        """Ingest one object and log the outcome; False when the message must stay on the queue."""
+        started = time.monotonic()
+        context = {**context, "s3_bucket": ref.bucket, "s3_key": ref.key}
+        try:
+            result = self._ingestor.ingest(ref)
+        except PermanentIngestError as exc:
+            logger.error(
+                "permanent failure: message left for the DLQ",
+                extra={**context, "reason": str(exc), "outcome": "permanent_failure"},
+            )
+            return False
+        except Exception as exc:
+            logger.exception(
+                "ingest failed: message left for redelivery",
+                extra={**context, "reason": f"{type(exc).__name__}: {exc}", "outcome": "retry"},
+            )
+            return False
+        logger.info(
+            "message ingested" if result.created else "message already ingested",
+            extra={
+                **context,
+                "message_uuid": str(result.message_id),
+                "attachments": result.attachments,
+                "defects": result.defects,
+                "outcome": "ingested" if result.created else "duplicate",
                 "duration_ms": round((time.monotonic() - started) * 1000, 1),
             },
         )
