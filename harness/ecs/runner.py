@@ -452,7 +452,9 @@ class EcsRunner:
             self._ship(task, container.name, container.log_path, task_def)
             spec_def = task_def.container(container.name)
             if self.health_checks and spec_def is not None and spec_def.health_check is not None:
-                self._health[(task_id, container.name)] = ContainerHealth(spec_def.health_check, now, self.time_scale)
+                with self._lock:
+                    self._health[(task_id, container.name)] = ContainerHealth(spec_def.health_check, now,
+                                                                              self.time_scale)
         task.set_status(TaskStatus.RUNNING)
         if service is not None and service.load_balancers:
             registered = self.registrar.register(task_targets(task.ip, service.load_balancers))
