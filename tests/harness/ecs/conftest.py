@@ -103,10 +103,10 @@ class EcsWorld:
 
     def register(self, family: str, command: list[str] | None = None, *, env: dict[str, str] | None = None,
                  secrets: list[dict[str, str]] | None = None, tags: dict[str, str] | None = None,
-                 ports: bool = True, health_check: dict[str, Any] | None = None) -> str:
+                 ports: bool = True, health_check: dict[str, Any] | None = None, image: str = IMAGE) -> str:
         container: dict[str, Any] = {
             "name": family,
-            "image": IMAGE,
+            "image": image,
             "essential": True,
             "environment": [{"name": k, "value": v} for k, v in {"PORT": str(self.port), **(env or {})}.items()],
             "secrets": secrets or [],

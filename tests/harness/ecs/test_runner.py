@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 
-from harness.ecs import TaskStatus
+from harness.ecs import ImageSource, TaskStatus
 from harness.errors import HarnessError
 from harness.postgres.rds_binding import RdsBinding
 from harness.reaper import processes_of
-from tests.harness.ecs.conftest import EcsWorld, wait_for
+from tests.harness.ecs.conftest import ECHO_DIR, ECR, EcsWorld, wait_for
 
 
 def _running(runner, service: str, count: int, timeout: float = 10.0, other_than: tuple[str, ...] = ()):
@@ -71,6 +72,8 @@ def test_scale_to_two_on_distinct_loopback_ips_then_to_zero(world: EcsWorld):
     snapshot = runner.snapshot()["services"][service]
     assert (snapshot["desiredCount"], snapshot["runningCount"], snapshot["pendingCount"]) == (2, 2, 0)
     assert {t["attachments"][0]["details"][0]["value"] for t in snapshot["tasks"]} == ips
+    published = json.loads((world.tmp / "state" / "snapshot.json").read_text())  # for other processes
+    assert published["services"][service]["runningCount"] == 2
 
     world.client("ecs").update_service(cluster=world.cluster_arn, service="echo", desiredCount=0)
     wait_for(lambda: not runner.service_tasks("echo"), 10, "scale in to zero")
@@ -207,3 +210,12 @@ def test_unmapped_image_fails_fast(world: EcsWorld):
     with pytest.raises(HarnessError, match="no Dockerfile for image"):
         runner.start()
     assert runner.tasks() == []
+
+
+def test_shell_form_entrypoint_runs_through_the_shell(world: EcsWorld):
+    image = f"{ECR}/echo-shell:1"
+    world.service("echo", world.register("echo", image=image), desired=1)
+    runner = world.runner(image_map={"echo-shell": ImageSource(ECHO_DIR / "Dockerfile.shell")}).start()
+    [task] = _running(runner, "echo", 1)
+    assert task.containers[0].argv == ["/bin/sh", "-c", "exec python echo_server.py serve"]
+    assert wait_for(lambda: _try(world, task.ip, "/health"), 10, "the echo server").text == "ok"
