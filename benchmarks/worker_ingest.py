@@ -47,10 +47,10 @@ def wait_for_log(path: Path, text: str, process: subprocess.Popen[bytes], timeou
         time.sleep(0.05)
 
 
-def run(messages: int, batch_size: int, timeout: float) -> float:
+def run(messages: int, batch_size: int, timeout: float, worker_log: Path | None = None) -> float:
     mails = [path.read_bytes() for path in sorted(MAIL_FIXTURES.glob("*.eml"))]
     postgres, moto = LocalPostgres().start(), LocalMoto().start()
-    log_path = Path(tempfile.mkstemp(prefix="mailstack-bench-worker-", suffix=".log")[1])
+    log_path = worker_log or Path(tempfile.mkstemp(prefix="mailstack-bench-worker-", suffix=".log")[1])
     worker: subprocess.Popen[bytes] | None = None
     try:
         os.environ.update(moto.aws_environment())
@@ -99,7 +99,8 @@ def run(messages: int, batch_size: int, timeout: float) -> float:
             worker.wait(timeout=30)
         moto.stop()
         postgres.stop()
-        log_path.unlink(missing_ok=True)
+        if worker_log is None:
+            log_path.unlink(missing_ok=True)
 
 
 def main() -> None:
@@ -107,8 +108,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=500, help="mails to ingest (default 500)")
     parser.add_argument("--batch-size", type=int, default=10, help="WORKER_BATCH_SIZE (default 10)")
     parser.add_argument("--timeout", type=float, default=600, help="give up after this many seconds")
+    parser.add_argument("--worker-log", type=Path, help="keep the worker's JSON log in this file")
     args = parser.parse_args()
-    elapsed = run(args.messages, args.batch_size, args.timeout)
+    elapsed = run(args.messages, args.batch_size, args.timeout, args.worker_log)
     print(
         f"worker ingest: {args.messages} messages in {elapsed:.2f} s = {args.messages / elapsed:.1f} messages/second "
         f"(1 worker process, batch size {args.batch_size}, local PostgreSQL + moto server)"
