@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 
@@ -75,10 +76,8 @@ class PostgresInfo:
     data_dir: str
 
     def dsn(self, dbname: str = "postgres", user: str | None = None, password: str | None = None) -> str:
-        return (
-            f"postgresql://{user or self.superuser}:{password or self.password}"
-            f"@{self.host}:{self.port}/{dbname}"
-        )
+        credentials = f"{quote(user or self.superuser, safe='')}:{quote(password or self.password, safe='')}"
+        return f"postgresql://{credentials}@{self.host}:{self.port}/{quote(dbname, safe='')}"
 
 
 class LocalPostgres:
