@@ -321,3 +321,76 @@ def test_list_objects_encodes_prefixes(aws: Aws) -> None:
 def test_list_objects_v2_is_left_to_moto(aws: Aws) -> None:
     s3, bucket = bucket_with_awkward_key(aws, versioned=False)
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == [AWKWARD_KEY]
+
+
+# ------------------------------------------------------------------------------------------------
+# ec2-security-group-rule-description
+
+
+def two_groups(ec2: Any) -> tuple[str, str]:
+    vpc = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
+    db = ec2.create_security_group(GroupName=unique("db"), Description="db", VpcId=vpc)["GroupId"]
+    tasks = ec2.create_security_group(GroupName=unique("tasks"), Description="tasks", VpcId=vpc)["GroupId"]
+    return db, tasks
+
+
+@stock_fails("rules that reference a security group lose their Description")
+def test_referenced_group_rule_keeps_its_description(server: Aws) -> None:
+    ec2 = server.client("ec2")
+    db, tasks = two_groups(ec2)
+
+    created = ec2.authorize_security_group_ingress(
+        GroupId=db,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 5432,
+                "ToPort": 5432,
+                "UserIdGroupPairs": [{"GroupId": tasks, "Description": "PostgreSQL from the ECS tasks"}],
+            }
+        ],
+    )["SecurityGroupRules"][0]
+    described = ec2.describe_security_group_rules(SecurityGroupRuleIds=[created["SecurityGroupRuleId"]])
+
+    assert created["Description"] == "PostgreSQL from the ECS tasks"
+    assert described["SecurityGroupRules"][0]["Description"] == "PostgreSQL from the ECS tasks"
+    assert described["SecurityGroupRules"][0]["ReferencedGroupInfo"]["GroupId"] == tasks
+
+
+def test_rule_description_can_be_modified_and_cidr_rules_are_unchanged(aws: Aws) -> None:
+    ec2 = aws.client("ec2")
+    db, tasks = two_groups(ec2)
+    rules = ec2.authorize_security_group_egress(
+        GroupId=tasks,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": db}]},
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "https"}],
+            },
+        ],
+    )["SecurityGroupRules"]
+    by_port = {rule["FromPort"]: rule for rule in rules}
+    assert "Description" not in by_port[5432]
+    assert by_port[443]["Description"] == "https"
+
+    ec2.modify_security_group_rules(
+        GroupId=tasks,
+        SecurityGroupRules=[
+            {
+                "SecurityGroupRuleId": by_port[5432]["SecurityGroupRuleId"],
+                "SecurityGroupRule": {
+                    "IpProtocol": "tcp",
+                    "FromPort": 5432,
+                    "ToPort": 5432,
+                    "ReferencedGroupId": db,
+                    "Description": "to the database",
+                },
+            }
+        ],
+    )
+
+    got = ec2.describe_security_group_rules(SecurityGroupRuleIds=[by_port[5432]["SecurityGroupRuleId"]])
+    assert got["SecurityGroupRules"][0]["Description"] == "to the database"
