@@ -8,7 +8,9 @@ import sys
 
 from mailstack.config import (
     ConfigError,
+    health_probe_host,
     load_api_settings,
+    load_bind_host,
     load_database_settings,
     load_log_level,
     load_port,
@@ -46,7 +48,7 @@ def _migrate() -> int:
 def _healthcheck() -> int:
     from mailstack.healthcheck import check_health
 
-    return check_health(load_port())
+    return check_health(load_port(), health_probe_host(load_bind_host()))
 
 
 COMMANDS = {

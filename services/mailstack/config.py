@@ -15,6 +15,7 @@ from urllib.parse import quote
 from psycopg.conninfo import make_conninfo
 
 DEFAULT_PORT = 8080
+DEFAULT_BIND_HOST = "0.0.0.0"
 DEFAULT_SNS_TRUSTED_CERT_URL_PATTERN = r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/"
 DEFAULT_API_MAX_BODY_BYTES = 1024 * 1024
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -163,6 +164,7 @@ class ApiSettings:
     raw_mail_bucket: str
     attachments_bucket: str
     api_token: str = field(repr=False)
+    bind_host: str = DEFAULT_BIND_HOST
     sns_trusted_cert_url_pattern: re.Pattern[str] = re.compile(DEFAULT_SNS_TRUSTED_CERT_URL_PATTERN)
     sns_trusted_subscribe_url_pattern: re.Pattern[str] = re.compile(DEFAULT_SNS_TRUSTED_CERT_URL_PATTERN)
     sns_topic_arns: frozenset[str] = frozenset()
@@ -225,6 +227,7 @@ def load_api_settings(environ: Mapping[str, str] | None = None) -> ApiSettings:
         common=_common(env),
         database=_database(env),
         port=load_port(env),
+        bind_host=load_bind_host(env),
         raw_mail_bucket=env.required("RAW_MAIL_BUCKET"),
         attachments_bucket=env.required("ATTACHMENTS_BUCKET"),
         api_token=env.required_raw("API_TOKEN"),
@@ -235,6 +238,18 @@ def load_api_settings(environ: Mapping[str, str] | None = None) -> ApiSettings:
     )
     env.check()
     return settings
+
+
+def load_bind_host(env: _Environment | Mapping[str, str] | None = None) -> str:
+    """BIND_HOST (default 0.0.0.0): the address the API listens on. In a container every task has its own
+    network namespace; run as plain processes, each task gets its own address (like an awsvpc ENI)."""
+    reader = env if isinstance(env, _Environment) else _Environment(env if env is not None else os.environ)
+    return reader.optional("BIND_HOST") or DEFAULT_BIND_HOST
+
+
+def health_probe_host(bind_host: str) -> str:
+    """Where a local health check reaches a server bound to `bind_host`."""
+    return "127.0.0.1" if bind_host in ("0.0.0.0", "::", "") else bind_host
 
 
 def load_port(env: _Environment | Mapping[str, str] | None = None) -> int:

@@ -9,8 +9,8 @@ import httpx
 TIMEOUT_SECONDS = 3.0
 
 
-def check_health(port: int, timeout: float = TIMEOUT_SECONDS) -> int:
-    url = f"http://127.0.0.1:{port}/health"
+def check_health(port: int, host: str = "127.0.0.1", timeout: float = TIMEOUT_SECONDS) -> int:
+    url = f"http://{host}:{port}/health"
     try:
         response = httpx.get(url, timeout=timeout)
     except httpx.HTTPError as exc:

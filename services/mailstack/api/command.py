@@ -1,4 +1,4 @@
-"""`mailstack api`: serve the app with uvicorn on $PORT."""
+"""`mailstack api`: serve the app with uvicorn on $BIND_HOST:$PORT."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from mailstack.config import ApiSettings
 def run_api(settings: ApiSettings) -> int:
     uvicorn.run(
         create_app(settings),
-        host="0.0.0.0",
+        host=settings.bind_host,
         port=settings.port,
         log_config=None,
         server_header=False,
