@@ -31,6 +31,12 @@ class HarnessSettings(BaseSettings):
     region: str = Field(default="us-east-1", description="must match the Terraform's provider region")
     postgres_bin_dir: Path | None = Field(default=None, description="directory holding initdb/pg_ctl")
     host: str = "127.0.0.1"
+    time_scale: float = Field(default=1.0, description="divides health-check intervals and timeouts")
+    smtp_port: int | None = Field(default=None, description="SES inbound MX port (default: a free one)")
+    run_before_services: list[str] = Field(
+        default_factory=list, description="task definitions to run once before the services (besides tagged ones)"
+    )
+    runtime: bool = Field(default=True, description="run the data plane (ECS tasks, ALB, SES inbound)")
     boot_timeout: float = 300.0
 
     def resolve(self, path: Path) -> Path:

@@ -114,9 +114,13 @@ class ManagedProcess:
                     f"{self.name} exited with code {self.popen.returncode} before it was ready",
                     f"see {self.log_path}:\n{self.log_tail()}",
                 )
-            with contextlib.suppress(Exception):
+            try:
                 if probe():
                     return time.monotonic() - started
+            except HarnessError:
+                raise  # the probe knows the component failed for good
+            except Exception:  # noqa: S110 - not answering yet is what we are waiting out
+                pass
             if time.monotonic() - started > timeout:
                 raise ReadinessTimeoutError(
                     f"{self.name} was not ready after {timeout:.0f}s",

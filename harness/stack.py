@@ -27,7 +27,8 @@ from harness.ports import free_port
 from harness.postgres.cluster import LocalPostgres, PostgresInfo, state_dir_for
 from harness.postgres.rds_binding import bind_rds_instances
 from harness.progress import QuietReporter, Reporter
-from harness.reaper import processes_of, reap
+from harness.reaper import processes_of, reap, terminate
+from harness.runtime.process import RuntimeProcess, read_runtime
 from harness.terraform.runner import TerraformRunner, source_fingerprint
 
 STATE_FILE = "stack.json"
@@ -85,7 +86,7 @@ class Stack:
     def fingerprint(self) -> str:
         source = self.settings.terraform_path
         base = source_fingerprint(source, self.var_files()) if source.is_dir() else "missing"
-        return f"{base}:{self.settings.backend.value}:{__version__}"
+        return f"{base}:{self.settings.backend.value}:{self.settings.runtime}:{__version__}"
 
     def terraform(self, endpoint_url: str) -> TerraformRunner:
         return TerraformRunner(
@@ -150,6 +151,11 @@ class Stack:
                 conn.execute("select 1")
         except Exception:
             return False
+        if self.settings.runtime:
+            published = read_runtime(self.run_dir)
+            return bool(published and published.get("ready")) and any(
+                "harness.runtime" in " ".join(proc.cmdline()) for proc in processes_of(self.run_dir)
+            )
         return True
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -219,7 +225,18 @@ class Stack:
             state.outputs = tf.outputs()
         with self.reporter.phase("bind RDS to postgres"):
             state.rds = [binding.to_json() for binding in bind_rds_instances(clients, pg)]
+        self._save(state)
+        if self.settings.runtime:
+            self._restart_runtime()
         state.fingerprint = self.fingerprint()
+
+    def _restart_runtime(self) -> None:
+        """The data plane reads the stack's state at start, so a new apply gets a new runtime."""
+        for proc in processes_of(self.run_dir):
+            if "harness.runtime" in " ".join(proc.cmdline()):
+                terminate([proc], grace=30)
+        with self.reporter.phase("data plane (ECS tasks, ALB, SES) running"):
+            RuntimeProcess(self.settings, die_with_parent=not self.detached).start(self.settings.boot_timeout)
 
     def _forget_emulated_state(self) -> None:
         """A new emulator starts empty, so Terraform state and the old cluster describe nothing real."""

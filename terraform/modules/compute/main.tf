@@ -395,7 +395,13 @@ resource "aws_ecs_task_definition" "migrate" {
     },
   ])
 
-  tags = { Name = "${var.name}-migrate", Service = "migrate" }
+  tags = {
+    Name    = "${var.name}-migrate"
+    Service = "migrate"
+    # One-shot task that must finish before the services roll (the deploy pipeline and the local
+    # harness both run it first).
+    "harness:run-before-services" = "true"
+  }
 }
 
 # ================================================================ services

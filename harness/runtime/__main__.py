@@ -1,0 +1,5 @@
+import sys
+
+from harness.runtime.daemon import main
+
+sys.exit(main())

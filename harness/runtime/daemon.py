@@ -1,0 +1,130 @@
+"""`python -m harness.runtime --run-dir D`: start ALB, SES inbound and ECS; publish; stop on SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from harness.alb.dataplane import AlbDataPlane
+from harness.aws.clients import AwsClients
+from harness.ecs import EcsRunner, ImageResolver
+from harness.postgres.rds_binding import RdsBinding
+from harness.runtime.paths import RUNTIME_FILE, snapshot_paths
+from harness.ses.inbound import SesInbound
+
+log = logging.getLogger("harness.runtime")
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
+    tmp.replace(path)
+
+
+@dataclass
+class RuntimeOptions:
+    run_dir: Path
+    project_dir: Path
+    time_scale: float = 1.0
+    smtp_port: int | None = None
+    run_before_services: Sequence[str] = ()
+    publish_interval: float = 0.5
+
+
+class Runtime:
+    def __init__(self, options: RuntimeOptions) -> None:
+        self.options = options
+        state = json.loads((options.run_dir / "stack.json").read_text())
+        self.clients = AwsClients(state["aws_endpoint_url"], state["region"])
+        self.rds = [RdsBinding(**binding) for binding in state["rds"]]
+        self.alb = AlbDataPlane(state["aws_endpoint_url"], state["region"], options.run_dir / "alb",
+                                time_scale=options.time_scale)
+        self.ses = SesInbound(state["aws_endpoint_url"], state["region"], options.run_dir / "ses",
+                              port=options.smtp_port)
+        self.ecs = EcsRunner(
+            self.clients,
+            self.rds,
+            options.run_dir / "ecs",
+            options.run_dir,
+            ImageResolver(fallback_roots=[options.project_dir / "services"]),
+            time_scale=options.time_scale,
+            run_before_services=options.run_before_services,
+            die_with_parent=True,
+        )
+        self._stop = threading.Event()
+
+    def describe(self, ready: bool) -> dict[str, Any]:
+        return {
+            "ready": ready,
+            "alb": self.alb.describe(),
+            "smtp": {"host": self.ses.host, "port": self.ses.port},
+            "ecs": self.ecs.snapshot(),
+        }
+
+    def publish(self, ready: bool = True) -> None:
+        paths = snapshot_paths(self.options.run_dir)
+        _write_json(paths["HARNESS_ALB_SNAPSHOT"], self.alb.snapshot())
+        _write_json(paths["HARNESS_ECS_SNAPSHOT"], self.ecs.snapshot())
+        _write_json(self.options.run_dir / RUNTIME_FILE, self.describe(ready))
+
+    def run(self) -> None:
+        self.alb.start()
+        self.ses.start()
+        self.ses.wait_ready()
+        self.publish(ready=False)
+        self.ecs.start()  # runs the run-before-services tasks (migrations) first
+        self.publish(ready=True)
+        while not self._stop.wait(self.options.publish_interval):
+            try:
+                self.publish()
+            except Exception:
+                log.exception("publishing the runtime state failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        for part in (self.ecs, self.ses, self.alb):
+            try:
+                part.stop()
+            except Exception:
+                log.exception("stopping %s failed", type(part).__name__)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.runtime")
+    parser.add_argument("--run-dir", type=Path, required=True)
+    parser.add_argument("--project-dir", type=Path, required=True)
+    parser.add_argument("--time-scale", type=float, default=1.0)
+    parser.add_argument("--smtp-port", type=int, default=None)
+    parser.add_argument("--run-before-services", nargs="*", default=[])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    runtime = Runtime(RuntimeOptions(args.run_dir, args.project_dir, args.time_scale, args.smtp_port,
+                                     args.run_before_services))
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: stopping", signum)
+        runtime._stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    started = time.monotonic()
+    try:
+        runtime.run()
+    except Exception as exc:
+        log.exception("the runtime failed")
+        _write_json(args.run_dir / RUNTIME_FILE, {"ready": False, "failed": True, "error": str(exc)})
+        return 1
+    finally:
+        runtime.stop()
+        log.info("stopped after %.1fs", time.monotonic() - started)
+    return 0
