@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -394,3 +396,63 @@ def test_rule_description_can_be_modified_and_cidr_rules_are_unchanged(aws: Aws)
 
     got = ec2.describe_security_group_rules(SecurityGroupRuleIds=[by_port[5432]["SecurityGroupRuleId"]])
     assert got["SecurityGroupRules"][0]["Description"] == "to the database"
+
+
+# ------------------------------------------------------------------------------------------------
+# iam-conditional-deny
+
+
+def bucket_with_policy(s3: Any, statement: Callable[[str], dict[str, Any]]) -> str:
+    """A new bucket whose policy is the one statement `statement(bucket_name)`."""
+    bucket = unique("raw")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement(bucket)]}))
+    return bucket
+
+
+def deny_insecure_transport(bucket: str) -> dict[str, Any]:
+    """The statement the platform's Terraform (and most S3 hardening guides) puts on every bucket."""
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def deny_private_reads(bucket: str) -> dict[str, Any]:
+    return {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bucket}/private/*",
+    }
+
+
+def deny_private_reads_if_exists(bucket: str) -> dict[str, Any]:
+    """...IfExists matches when the key is absent, on AWS too."""
+    return {**deny_private_reads(bucket), "Condition": {"BoolIfExists": {"aws:SecureTransport": "false"}}}
+
+
+@stock_fails("a Deny whose condition is not met denies anyway (403)", raises=ClientError)
+def test_conditional_deny_does_not_block_object_calls(server: Aws) -> None:
+    s3 = server.client("s3")
+    bucket = bucket_with_policy(s3, deny_insecure_transport)
+
+    s3.put_object(Bucket=bucket, Key="inbound/1.eml", Body=b"mail")
+
+    assert s3.get_object(Bucket=bucket, Key="inbound/1.eml")["Body"].read() == b"mail"
+    assert "Errors" not in s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "inbound/1.eml"}]})
+
+
+@pytest.mark.parametrize("statement", [deny_private_reads, deny_private_reads_if_exists])
+def test_other_denies_still_deny(aws: Aws, statement: Callable[[str], dict[str, Any]]) -> None:
+    s3 = aws.client("s3")
+    bucket = bucket_with_policy(s3, statement)
+    s3.put_object(Bucket=bucket, Key="private/secret", Body=b"x")
+
+    with pytest.raises(ClientError) as error:
+        s3.get_object(Bucket=bucket, Key="private/secret")
+    assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
