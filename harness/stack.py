@@ -47,6 +47,7 @@ class StackState:
     owner_pid: int
     booted_at: float
     timings: dict[str, float] = field(default_factory=dict)
+    runtime: bool = True
     harness_version: str = __version__
     reused: bool = False
 
@@ -151,7 +152,7 @@ class Stack:
                 conn.execute("select 1")
         except Exception:
             return False
-        if self.settings.runtime:
+        if state.runtime:
             published = read_runtime(self.run_dir)
             return bool(published and published.get("ready")) and any(
                 "harness.runtime" in " ".join(proc.cmdline()) for proc in processes_of(self.run_dir)
@@ -194,6 +195,7 @@ class Stack:
                 detached=self.detached,
                 owner_pid=os.getpid(),
                 booted_at=time.time(),
+                runtime=self.settings.runtime,
             )
             self._save(state)
             self._apply_and_bind(state, clients, pg, init=True)
