@@ -362,9 +362,11 @@ def test_referenced_group_rule_keeps_its_description(server: Aws) -> None:
 def test_rule_description_can_be_modified_and_cidr_rules_are_unchanged(aws: Aws) -> None:
     ec2 = aws.client("ec2")
     db, tasks = two_groups(ec2)
-    rules = ec2.authorize_security_group_egress(
-        GroupId=tasks,
-        IpPermissions=[
+    # One permission per call, as the provider's aws_vpc_security_group_*_rule resources do (moto keeps
+    # only the last of several permissions in one call: a gap left unpatched).
+    rules = [
+        ec2.authorize_security_group_egress(GroupId=tasks, IpPermissions=[permission])["SecurityGroupRules"][0]
+        for permission in (
             {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": db}]},
             {
                 "IpProtocol": "tcp",
@@ -372,8 +374,8 @@ def test_rule_description_can_be_modified_and_cidr_rules_are_unchanged(aws: Aws)
                 "ToPort": 443,
                 "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "https"}],
             },
-        ],
-    )["SecurityGroupRules"]
+        )
+    ]
     by_port = {rule["FromPort"]: rule for rule in rules}
     assert "Description" not in by_port[5432]
     assert by_port[443]["Description"] == "https"
