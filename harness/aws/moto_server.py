@@ -16,11 +16,12 @@ Order matters, so ``main`` does, in this order:
 2. applies the selected fidelity patches (``harness.aws.patches``; all of them unless ``--no-patches``
    or ``--patch``);
 3. serves moto (``DomainDispatcherApplication`` on werkzeug, threaded) plus ``GET /_harness/patches``
-   (JSON: the patches applied), logs one line naming the address and the patches, and exits 0 on
-   SIGTERM or SIGINT after finishing the requests in flight.
+   (JSON: the patches applied), logs one line naming the address and the patches, and on SIGTERM or
+   SIGINT stops serving and exits 0.
 
 Ready when ``GET http://HOST:PORT/moto-api/`` answers 200 (``MotoServerProcess.wait_ready`` polls it).
-``--no-patches`` gives stock moto, to tell an emulator gap from a bug of ours.
+``--no-patches`` gives stock moto, to tell an emulator gap from a bug of ours. The patches, and where a
+cold ``terraform apply`` still spends its time, are described in ``harness/aws/patches/README.md``.
 """
 
 from __future__ import annotations
@@ -79,9 +80,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     group.add_argument("--no-patches", action="store_true", help="serve stock moto")
     group.add_argument(
         "--patch",
-        action="append",
+        action="extend",
+        nargs="+",
         metavar="NAME",
-        help="apply only this patch (repeatable); default: all patches",
+        help="apply only these patches (repeatable); default: all patches",
     )
     parser.add_argument("--log-requests", action="store_true", help="log every request (werkzeug)")
     return parser.parse_args(argv)
