@@ -83,9 +83,7 @@ def _error(code: str, message: str) -> Exception:
 
 def _tasks(backend: SQSBackend) -> list[MoveTask]:
     """The backend's tasks, oldest first; kept on the backend so a moto reset clears them."""
-    tasks: list[MoveTask] | None = backend.__dict__.get("_harness_move_tasks")
-    if tasks is None:
-        tasks = backend.__dict__.setdefault("_harness_move_tasks", [])
+    tasks: list[MoveTask] = backend.__dict__.setdefault("_harness_move_tasks", [])
     return tasks
 
 
