@@ -48,48 +48,27 @@ def _filter_by_source(describe: Callable[[RDSResponse], ActionResult]) -> Callab
     return wrapped
 
 
-def _reset(groups: dict[str, Any], name: str, reset_all: bool, parameters: list[dict[str, Any]]) -> None:
-    group = groups[name]
-    if reset_all:
-        group.parameters.clear()
-        return
-    for parameter in parameters:
-        group.parameters.pop(parameter["ParameterName"], None)
+def _reset(groups: str, name_parameter: str, not_found: type[Exception]) -> Callable[[RDSResponse], ActionResult]:
+    """A Reset(DB|DBCluster)ParameterGroup response: drop the named parameters (or all) from the group."""
 
+    def reset(self: RDSResponse) -> ActionResult:
+        from moto.core.responses import ActionResult
 
-def reset_db_parameter_group(self: RDSResponse) -> ActionResult:
-    from moto.core.responses import ActionResult
-    from moto.rds.exceptions import DBParameterGroupNotFoundError
+        name = self.params.get(name_parameter)
+        group = getattr(self.backend, groups).get(name)
+        if group is None:
+            raise not_found(name)
+        if self.params.get("ResetAllParameters"):
+            group.parameters.clear()
+        for parameter in self.params.get("Parameters", []):
+            group.parameters.pop(parameter["ParameterName"], None)
+        return ActionResult({name_parameter: name})
 
-    name = self.params.get("DBParameterGroupName")
-    if name not in self.backend.db_parameter_groups:
-        raise DBParameterGroupNotFoundError(name)
-    _reset(
-        self.backend.db_parameter_groups,
-        name,
-        bool(self.params.get("ResetAllParameters")),
-        list(self.params.get("Parameters", [])),
-    )
-    return ActionResult({"DBParameterGroupName": name})
-
-
-def reset_db_cluster_parameter_group(self: RDSResponse) -> ActionResult:
-    from moto.core.responses import ActionResult
-    from moto.rds.exceptions import DBClusterParameterGroupNotFoundError
-
-    name = self.params.get("DBClusterParameterGroupName")
-    if name not in self.backend.db_cluster_parameter_groups:
-        raise DBClusterParameterGroupNotFoundError(name)
-    _reset(
-        self.backend.db_cluster_parameter_groups,
-        name,
-        bool(self.params.get("ResetAllParameters")),
-        list(self.params.get("Parameters", [])),
-    )
-    return ActionResult({"DBClusterParameterGroupName": name})
+    return reset
 
 
 def _apply() -> None:
+    from moto.rds.exceptions import DBClusterParameterGroupNotFoundError, DBParameterGroupNotFoundError
     from moto.rds.models import DBClusterParameterGroup, DBParameterGroup
     from moto.rds.responses import RDSResponse
 
@@ -101,8 +80,12 @@ def _apply() -> None:
     RDSResponse.describe_db_cluster_parameters = _filter_by_source(  # type: ignore[method-assign]
         RDSResponse.describe_db_cluster_parameters
     )
-    RDSResponse.reset_db_parameter_group = reset_db_parameter_group  # type: ignore[attr-defined]
-    RDSResponse.reset_db_cluster_parameter_group = reset_db_cluster_parameter_group  # type: ignore[attr-defined]
+    RDSResponse.reset_db_parameter_group = _reset(  # type: ignore[attr-defined]
+        "db_parameter_groups", "DBParameterGroupName", DBParameterGroupNotFoundError
+    )
+    RDSResponse.reset_db_cluster_parameter_group = _reset(  # type: ignore[attr-defined]
+        "db_cluster_parameter_groups", "DBClusterParameterGroupName", DBClusterParameterGroupNotFoundError
+    )
 
 
 PATCH = FidelityPatch(
