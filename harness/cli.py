@@ -14,7 +14,9 @@ from rich.table import Table
 
 from harness.config import Backend, HarnessSettings
 from harness.errors import HarnessError
+from harness.handle import StackHandle
 from harness.progress import ConsoleReporter
+from harness.runtime.process import read_runtime
 from harness.stack import Stack, StackState
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="mailstack local cloud")
@@ -106,6 +108,18 @@ def status(
             f"{rds['emulated_host']}:{rds['emulated_port']} → {rds['host']}:{rds['port']}/{rds['dbname']}"
             f" (user {rds['username']})",
         )
+    runtime = read_runtime(stack.run_dir) or {}
+    if runtime.get("smtp"):
+        table.add_row("SES inbound (SMTP)", f"{runtime['smtp']['host']}:{runtime['smtp']['port']}")
+    alb = runtime.get("alb") or {}
+    for listener in alb.get("listeners", []):
+        table.add_row(f"ALB {listener['load_balancer']} :{listener['port']}",
+                      f"{listener['local_url']}  ({listener['public_url']})")
+    if alb.get("ca_bundle"):
+        table.add_row("harness CA (verify TLS)", alb["ca_bundle"])
+    for service in (runtime.get("ecs") or {}).get("services", {}).values():
+        table.add_row(f"ECS {service['serviceName']}",
+                      f"running {service['runningCount']}/{service['desiredCount']} ({service['taskDefinition']})")
     table.add_row("processes", " ".join(str(pid) for pid in stack.processes()))
     table.add_row("run directory", str(stack.run_dir))
     for name, value in sorted(state.outputs.items()):
@@ -168,6 +182,54 @@ def reap(
     else:
         total = reaper.reap(_settings(run_dir).run_path)
     err.print(f"stopped {total} process(es)")
+
+
+@app.command("send-mail")
+def send_mail_command(
+    eml: Annotated[Path | None, typer.Argument(help=".eml file to send unchanged")] = None,
+    to: Annotated[list[str] | None, typer.Option("--to", help="envelope recipient (repeat)")] = None,
+    sender: Annotated[str | None, typer.Option("--from", help="envelope sender")] = None,
+    subject: Annotated[str, typer.Option(help="subject of a composed mail")] = "",
+    body: Annotated[str, typer.Option(help="text body of a composed mail")] = "",
+    attach: Annotated[list[Path] | None, typer.Option("--attach", help="attachment (repeat)")] = None,
+    run_dir: RunDir = None,
+) -> None:
+    """Send a mail to the local SES inbound MX: an .eml file, or one composed from the options."""
+    from harness.ses.client import send_mail
+
+    try:
+        handle = StackHandle.attach(_settings(run_dir))
+        host, port = handle.smtp
+        result = send_mail(host, port, eml=eml, to=to or (), sender=sender, subject=subject, body=body,
+                           attachments=attach or ())
+    except HarnessError as exc:
+        _fail(exc)
+        return
+    console.print(f"accepted {', '.join(result.accepted)}: SES message id {result.message_id}")
+    for rcpt, (code, reason) in result.refused.items():
+        err.print(f"[yellow]refused[/] {rcpt}: {code} {reason}")
+
+
+alb_app = typer.Typer(help="the ALB data plane")
+app.add_typer(alb_app, name="alb")
+
+
+@alb_app.command("health")
+def alb_health(run_dir: RunDir = None) -> None:
+    """Target health per target group, as the data plane's health checks see it."""
+    try:
+        handle = StackHandle.attach(_settings(run_dir))
+    except HarnessError as exc:
+        _fail(exc)
+        return
+    table = Table(title="ALB target health")
+    for column in ("target group", "target", "state", "reason"):
+        table.add_column(column)
+    for group in handle.runtime.get("alb", {}).get("target_groups", []):
+        for target in group["targets"] or [{"id": "-", "port": "", "state": "no targets", "reason": ""}]:
+            address = f"{target['id']}:{target['port']}"
+            table.add_row(group["name"], address, target["state"], target.get("reason") or "")
+    console.print(table)
 
 
 def main() -> None:

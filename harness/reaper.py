@@ -83,3 +83,15 @@ def reap(run_dir: Path, grace: float = 10.0) -> int:
         total += len(procs)
         terminate(procs, grace)
     return total
+
+
+def processes_running(run_dir: Path, module: str) -> list[psutil.Process]:
+    """Processes of `run_dir` whose command line mentions `module` (e.g. "harness.runtime")."""
+    found = []
+    for proc in processes_of(run_dir):
+        try:
+            if module in " ".join(proc.cmdline()):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found

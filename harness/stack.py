@@ -27,7 +27,7 @@ from harness.ports import free_port
 from harness.postgres.cluster import LocalPostgres, PostgresInfo, state_dir_for
 from harness.postgres.rds_binding import bind_rds_instances
 from harness.progress import QuietReporter, Reporter
-from harness.reaper import processes_of, reap, terminate
+from harness.reaper import processes_of, processes_running, reap, terminate
 from harness.runtime.process import RuntimeProcess, read_runtime
 from harness.terraform.runner import TerraformRunner, source_fingerprint
 
@@ -154,8 +154,8 @@ class Stack:
             return False
         if state.runtime:
             published = read_runtime(self.run_dir)
-            return bool(published and published.get("ready")) and any(
-                "harness.runtime" in " ".join(proc.cmdline()) for proc in processes_of(self.run_dir)
+            return bool(published and published.get("ready")) and bool(
+                processes_running(self.run_dir, "harness.runtime")
             )
         return True
 
@@ -234,9 +234,7 @@ class Stack:
 
     def _restart_runtime(self) -> None:
         """The data plane reads the stack's state at start, so a new apply gets a new runtime."""
-        for proc in processes_of(self.run_dir):
-            if "harness.runtime" in " ".join(proc.cmdline()):
-                terminate([proc], grace=30)
+        terminate(processes_running(self.run_dir, "harness.runtime"), grace=30)
         with self.reporter.phase("data plane (ECS tasks, ALB, SES) running"):
             RuntimeProcess(self.settings, die_with_parent=not self.detached).start(self.settings.boot_timeout)
 

@@ -50,6 +50,9 @@ class SendResult:
         return [self.message_id] if self.message_id else []
 
 
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+
+
 def load_eml(path: Path) -> bytes:
     path = Path(path)
     try:
@@ -202,12 +205,16 @@ def send_mail(
                 refused,
             )
         try:
-            code, reply = client.data(raw)
+            # smtplib sends bytes as they are; SMTP wants CRLF line ends, as any MTA would convert them.
+            code, reply = client.data(_BARE_LF.sub(b"\r\n", raw))
         except smtplib.SMTPDataError as exc:
+            code, reply = exc.smtp_code, exc.smtp_error
+        if code != 250:
             raise HarnessError(
-                f"the server refused the mail data: {exc.smtp_code} {exc.smtp_error.decode(errors='replace')}",
-                "a 552 reply means the mail is over the size limit the server advertises in EHLO SIZE",
-            ) from exc
+                f"the server refused the mail data: {code} {reply.decode(errors='replace')}",
+                "a 552 reply means the mail is over the size limit the server advertises in EHLO SIZE; "
+                "a 500 'Line too long' means a line of the file exceeds 998 characters",
+            )
     text = reply.decode(errors="replace")
     match = _ID_IN_REPLY.match(text)
     return SendResult(message_id=match.group(1) if match else None, accepted=accepted, refused=refused, reply=text)
