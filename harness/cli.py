@@ -20,8 +20,8 @@ from harness.runtime.process import read_runtime
 from harness.stack import Stack, StackState
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="mailstack local cloud")
-console = Console(width=200) if not sys.stdout.isatty() else Console()
-err = Console(stderr=True)
+console = Console(width=200, emoji=False) if not sys.stdout.isatty() else Console(emoji=False)
+err = Console(stderr=True, emoji=False)
 
 RunDir = Annotated[Path | None, typer.Option("--run-dir", help="state directory (default .harness)")]
 TfDir = Annotated[Path | None, typer.Option("--terraform-dir", help="Terraform root module (default terraform)")]
@@ -182,6 +182,47 @@ def reap(
     else:
         total = reaper.reap(_settings(run_dir).run_path)
     err.print(f"stopped {total} process(es)")
+
+
+@app.command()
+def demo(
+    eml: Annotated[Path, typer.Argument(help="sample mail to push through")] = Path("fixtures/mail/attachments.eml"),
+    run_dir: RunDir = None,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the mail to be ingested")] = 60.0,
+) -> None:
+    """The main job: boot (or reuse) the local cloud, send a sample mail over SMTP to a domain the
+    Terraform declares, wait until the worker ingested it, and read it back through the ALB over HTTPS."""
+    import time
+    import uuid
+
+    from harness.ses.client import send_mail
+
+    settings = _settings(run_dir)
+    try:
+        Stack(settings, ConsoleReporter(err), detached=True).up()
+        handle = StackHandle.attach(settings)
+        recipient = f"demo-{uuid.uuid4().hex[:8]}@{handle.mail_domains[0]}"
+        started = time.monotonic()
+        sent = send_mail(*handle.smtp, eml=settings.resolve(eml), to=[recipient])
+        err.print(f"SMTP accepted the mail for {recipient}: SES message id {sent.message_id}")
+        with handle.api() as api:
+            messages: list[dict[str, object]] = []
+            while time.monotonic() - started < timeout and not messages:
+                listing = api.get(f"/v1/inboxes/{recipient}/messages")
+                messages = listing.json().get("messages", []) if listing.status_code == 200 else []
+                if not messages:
+                    time.sleep(0.2)
+            if not messages:
+                raise HarnessError(f"the mail for {recipient} was not ingested within {timeout:.0f}s",
+                                   "look at the worker's log (`harness status` → run directory, ecs/tasks/)")
+            latency = time.monotonic() - started
+            message = api.get(f"/v1/messages/{messages[0]['id']}").json()
+    except HarnessError as exc:
+        _fail(exc)
+        return
+    console.print_json(json.dumps(message, default=str))
+    err.print(f"[green]ingested and read back through the ALB (TLS verified against the harness CA) "
+              f"{latency:.2f}s after SMTP[/]")
 
 
 @app.command("send-mail")
