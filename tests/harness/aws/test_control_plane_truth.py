@@ -1,10 +1,10 @@
-"""Patch elbv2-target-health-truth: the emulator tells the data plane's truth.
+"""Patches elbv2-target-health-truth and ecs-tasks-truth: the emulator tells the data plane's truth.
 
 Both moto servers here are real `python -m harness.aws.moto_server` subprocesses (patched, and stock
 `--no-patches` for the strict-xfail variants), started with HARNESS_ALB_SNAPSHOT/HARNESS_ECS_SNAPSHOT
 naming files in a temporary directory. Each test writes those files as the data plane would
 (`write_snapshot` of the shapes the real producers make: `TargetHealth.to_json()` rows as in
-`AlbDataPlane.snapshot()`) and reads the answer back
+`AlbDataPlane.snapshot()`, and `EcsRunner.snapshot()` over real `Task` records) and reads the answer back
 through boto3. The files are shared by the module's tests: each test writes (or deletes) what it needs.
 """
 
@@ -14,6 +14,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,6 +24,9 @@ from harness.alb.health import DESCRIPTIONS, Reason, State, TargetHealth
 from harness.aws import patches
 from harness.aws.dataplane_snapshots import ALB_SNAPSHOT_ENV, ECS_SNAPSHOT_ENV, SnapshotReader, write_snapshot
 from harness.aws.moto_server import MotoServerProcess
+from harness.ecs.model import Service
+from harness.ecs.runner import EcsRunner
+from harness.ecs.tasks import StopCode, Task, TaskStatus, new_task_id, task_arn
 from tests.harness.aws.support import Aws, stock_fails, unique
 
 
@@ -205,6 +209,164 @@ def test_without_an_alb_snapshot_moto_answers(server: Aws, alb_file: Path) -> No
     # a snapshot without this target group: the data plane has not seen it yet
     write_snapshot(alb_file, {})
     assert health(server, tg)[("127.0.0.1", 8001)][:2] == ("initial", "Elb.RegistrationInProgress")
+
+
+# ------------------------------------------------------------------------------------------------
+# ecs-tasks-truth
+
+
+def ecs_service(aws: Aws, desired: int = 2) -> dict[str, Any]:
+    ecs = aws.client("ecs")
+    cluster = ecs.create_cluster(clusterName=unique("cluster"))["cluster"]
+    family = unique("api")
+    definition = ecs.register_task_definition(
+        family=family, containerDefinitions=[{"name": "api", "image": "api:1", "memory": 256}]
+    )["taskDefinition"]
+    service = ecs.create_service(
+        cluster=cluster["clusterName"], serviceName=unique("api"), taskDefinition=family, desiredCount=desired
+    )["service"]
+    return {
+        "cluster": cluster["clusterName"],
+        "cluster_arn": cluster["clusterArn"],
+        "family": family,
+        "definition_arn": definition["taskDefinitionArn"],
+        "service": service["serviceName"],
+        "service_arn": service["serviceArn"],
+    }
+
+
+def runner_task(world: dict[str, Any], status: TaskStatus, service: bool = True, ip: str = "127.0.0.2") -> Task:
+    task_id = new_task_id()
+    task = Task(
+        task_id=task_id,
+        arn=task_arn(world["cluster_arn"], task_id),
+        cluster_arn=world["cluster_arn"],
+        task_definition_arn=world["definition_arn"],
+        family=world["family"],
+        group=f"service:{world['service']}" if service else f"family:{world['family']}",
+        service_arn=world["service_arn"] if service else None,
+        ip=ip,
+    )
+    if status is TaskStatus.STOPPED:
+        task.mark_stopping("Essential container in task exited", StopCode.ESSENTIAL_CONTAINER_EXITED)
+        task.set_status(TaskStatus.RUNNING)
+    task.set_status(status)
+    return task
+
+
+def runner_snapshot(world: dict[str, Any], desired: int, tasks: list[Task]) -> dict[str, Any]:
+    """`EcsRunner.snapshot()` itself, run over a stand-in for the runner's state (model + tasks)."""
+    service = Service(
+        arn=world["service_arn"],
+        name=world["service"],
+        cluster_arn=world["cluster_arn"],
+        task_definition_arn=world["definition_arn"],
+        desired_count=desired,
+    )
+    state = SimpleNamespace(
+        _lock=threading.Lock(),
+        _model=SimpleNamespace(services=[service]),
+        _tasks={task.task_id: task for task in tasks},
+    )
+    return EcsRunner.snapshot(state)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def ecs_world(server: Aws, ecs_file: Path) -> dict[str, Any]:
+    """A service (desired 2) run by the 'runner': one RUNNING, one PENDING, one STOPPED task, plus a
+    standalone RUNNING task of the same family; the snapshot is written to HARNESS_ECS_SNAPSHOT."""
+    world = ecs_service(server, desired=2)
+    running = runner_task(world, TaskStatus.RUNNING)
+    pending = runner_task(world, TaskStatus.PENDING, ip="127.0.0.3")
+    stopped = runner_task(world, TaskStatus.STOPPED, ip="127.0.0.4")
+    standalone = runner_task(world, TaskStatus.RUNNING, service=False, ip="127.0.0.5")
+    write_snapshot(ecs_file, runner_snapshot(world, 2, [running, pending, stopped, standalone]))
+    return world | {"running": running, "pending": pending, "stopped": stopped, "standalone": standalone}
+
+
+@stock_fails("runningCount is 0 and pendingCount the desired count, whatever runs")
+def test_describe_services_counts_the_runners_tasks(server: Aws, ecs_world: dict[str, Any]) -> None:
+    ecs = server.client("ecs")
+    (service,) = ecs.describe_services(cluster=ecs_world["cluster"], services=[ecs_world["service"]])["services"]
+
+    assert (service["desiredCount"], service["runningCount"], service["pendingCount"]) == (2, 1, 1)
+    deployment = service["deployments"][0]
+    assert (deployment["desiredCount"], deployment["runningCount"], deployment["pendingCount"]) == (2, 1, 1)
+
+
+@stock_fails("ListTasks knows only RunTask tasks and ignores serviceName")
+def test_list_tasks_lists_the_runners_tasks(server: Aws, ecs_world: dict[str, Any]) -> None:
+    ecs = server.client("ecs")
+    cluster = ecs_world["cluster"]
+
+    def listed(**filters: Any) -> set[str]:
+        return set(ecs.list_tasks(cluster=cluster, **filters)["taskArns"])
+
+    running, pending, stopped = (ecs_world[k].arn for k in ("running", "pending", "stopped"))
+    standalone = ecs_world["standalone"].arn
+    assert listed() == {running, pending, standalone}  # desiredStatus RUNNING unless asked
+    assert listed(serviceName=ecs_world["service"]) == {running, pending}
+    assert listed(serviceName=ecs_world["service"], desiredStatus="STOPPED") == {stopped}
+    assert listed(family=ecs_world["family"], desiredStatus="RUNNING") == {running, pending, standalone}
+    assert listed(startedBy="ecs-svc/harness") == {running, pending}
+    assert listed(family="no-such-family") == set()
+    other = ecs.create_cluster(clusterName=unique("other"))["cluster"]["clusterName"]
+    assert ecs.list_tasks(cluster=other)["taskArns"] == []
+
+
+@stock_fails("DescribeTasks knows only RunTask tasks")
+def test_describe_tasks_describes_the_runners_tasks(server: Aws, ecs_world: dict[str, Any]) -> None:
+    ecs = server.client("ecs")
+    running, stopped = ecs_world["running"], ecs_world["stopped"]
+    missing = "0" * 32
+
+    described = ecs.describe_tasks(cluster=ecs_world["cluster"], tasks=[running.arn, stopped.task_id, missing])
+
+    tasks = {t["taskArn"]: t for t in described["tasks"]}
+    assert set(tasks) == {running.arn, stopped.arn}
+    shown = tasks[running.arn]
+    assert shown["lastStatus"] == "RUNNING" and shown["desiredStatus"] == "RUNNING"
+    assert shown["taskDefinitionArn"] == ecs_world["definition_arn"]
+    assert shown["group"] == f"service:{ecs_world['service']}"
+    assert shown["startedAt"].timestamp() == pytest.approx(running.started_at, abs=0.01)
+    assert shown["attachments"][0]["details"] == [{"name": "privateIPv4Address", "value": "127.0.0.2"}]
+    assert [c["name"] for c in shown["containers"]] == [c.name for c in running.containers]
+    assert "harness" not in shown
+    assert tasks[stopped.arn]["lastStatus"] == "STOPPED"
+    assert tasks[stopped.arn]["stopCode"] == "EssentialContainerExited"
+    assert described["failures"] == [{"arn": missing, "reason": "MISSING"}]
+
+
+def test_moto_run_task_tasks_are_kept(aws_patched: Aws, ecs_world: dict[str, Any]) -> None:
+    ecs = aws_patched.client("ecs")
+    own = ecs.run_task(cluster=ecs_world["cluster"], taskDefinition=ecs_world["family"], launchType="FARGATE")
+    own_arn = own["tasks"][0]["taskArn"]
+
+    listed = set(ecs.list_tasks(cluster=ecs_world["cluster"], family=ecs_world["family"])["taskArns"])
+    assert {own_arn, ecs_world["running"].arn, ecs_world["standalone"].arn} <= listed
+    assert own_arn not in ecs.list_tasks(cluster=ecs_world["cluster"], serviceName=ecs_world["service"])["taskArns"]
+    described = ecs.describe_tasks(cluster=ecs_world["cluster"], tasks=[own_arn, ecs_world["running"].arn])
+    assert {t["taskArn"] for t in described["tasks"]} == {own_arn, ecs_world["running"].arn}
+
+
+def test_without_an_ecs_snapshot_moto_answers(aws_patched: Aws, ecs_file: Path) -> None:
+    ecs_file.unlink(missing_ok=True)
+    world = ecs_service(aws_patched, desired=2)
+    ecs = aws_patched.client("ecs")
+
+    (service,) = ecs.describe_services(cluster=world["cluster"], services=[world["service"]])["services"]
+    assert (service["runningCount"], service["pendingCount"]) == (0, 2)  # moto's
+    assert ecs.list_tasks(cluster=world["cluster"])["taskArns"] == []
+
+    # a snapshot without this service: the runner has started nothing for it yet
+    write_snapshot(ecs_file, {"services": {}, "standalone": [], "generatedAt": 0})
+    (service,) = ecs.describe_services(cluster=world["cluster"], services=[world["service"]])["services"]
+    assert (service["runningCount"], service["pendingCount"]) == (0, 0)
+
+
+@pytest.fixture
+def aws_patched(servers: dict[str, MotoServerProcess]) -> Aws:
+    return Aws(servers["patched"].endpoint, patched=True)
 
 
 # ------------------------------------------------------------------------------------------------
