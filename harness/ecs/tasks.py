@@ -177,5 +177,6 @@ class Task:
             "serviceArn": self.service_arn,
             "exitCode": self.exit_code,
             "logDir": str(self.log_dir) if self.log_dir is not None else None,
+            "pids": {container.name: container.pid for container in self.containers},
         }
         return data

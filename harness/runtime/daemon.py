@@ -16,19 +16,13 @@ from typing import Any
 
 from harness.alb.dataplane import AlbDataPlane
 from harness.aws.clients import AwsClients
+from harness.aws.dataplane_snapshots import write_snapshot
 from harness.ecs import EcsRunner, ImageResolver
 from harness.postgres.rds_binding import RdsBinding
 from harness.runtime.paths import RUNTIME_FILE, snapshot_paths
 from harness.ses.inbound import SesInbound
 
 log = logging.getLogger("harness.runtime")
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-    tmp.replace(path)
 
 
 @dataclass
@@ -73,9 +67,9 @@ class Runtime:
 
     def publish(self, ready: bool = True) -> None:
         paths = snapshot_paths(self.options.run_dir)
-        _write_json(paths["HARNESS_ALB_SNAPSHOT"], self.alb.snapshot())
-        _write_json(paths["HARNESS_ECS_SNAPSHOT"], self.ecs.snapshot())
-        _write_json(self.options.run_dir / RUNTIME_FILE, self.describe(ready))
+        write_snapshot(paths["HARNESS_ALB_SNAPSHOT"], self.alb.snapshot())
+        write_snapshot(paths["HARNESS_ECS_SNAPSHOT"], self.ecs.snapshot())
+        write_snapshot(self.options.run_dir / RUNTIME_FILE, self.describe(ready))
 
     def run(self) -> None:
         self.alb.start()
@@ -122,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         runtime.run()
     except Exception as exc:
         log.exception("the runtime failed")
-        _write_json(args.run_dir / RUNTIME_FILE, {"ready": False, "failed": True, "error": str(exc)})
+        write_snapshot(args.run_dir / RUNTIME_FILE, {"ready": False, "failed": True, "error": str(exc)})
         return 1
     finally:
         runtime.stop()
