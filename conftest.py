@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from harness.pytest_plugin import KEPT_RUN_DIRS
 from harness.reaper import all_harness_processes
 
+pytest_plugins = ["harness.pytest_plugin"]  # also a pytest11 entry point of the same name: registered once
 _BEFORE: set[str] = set()
 
 
@@ -13,10 +15,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     _BEFORE.update(all_harness_processes())
 
 
+@pytest.hookimpl(trylast=True)  # after the harness plugin stopped the stack it booted
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(session.config, "workerinput"):
         return  # under xdist the controller checks once everything has finished
-    leaked = {run: procs for run, procs in all_harness_processes().items() if run not in _BEFORE}
+    kept = session.config.stash.get(KEPT_RUN_DIRS, set())
+    leaked = {
+        run: procs for run, procs in all_harness_processes().items() if run not in _BEFORE and run not in kept
+    }
     if not leaked:
         return
     lines = [

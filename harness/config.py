@@ -22,6 +22,7 @@ class HarnessSettings(BaseSettings):
     project_dir: Path = Field(default_factory=Path.cwd, description="repository root")
     run_dir: Path = Field(default=Path(".harness"), description="state of the running stack")
     terraform_dir: Path = Field(default=Path("terraform"), description="the root module to apply")
+    services_dir: Path = Field(default=Path("services"), description="the service images (Dockerfiles + code)")
     terraform_var_files: list[Path] = Field(default_factory=list, description="-var-file arguments")
     terraform: str = Field(default="terraform", description="terraform binary (name or path)")
     terraform_mirror: Path | None = Field(default=None, description="provider filesystem mirror")

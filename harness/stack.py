@@ -85,9 +85,13 @@ class Stack:
         return [self.settings.resolve(path) for path in self.settings.terraform_var_files]
 
     def fingerprint(self) -> str:
+        """What a running stack must match to be reused: Terraform, services, and how the data plane runs."""
         source = self.settings.terraform_path
-        base = source_fingerprint(source, self.var_files()) if source.is_dir() else "missing"
-        return f"{base}:{self.settings.backend.value}:{self.settings.runtime}:{__version__}"
+        terraform = source_fingerprint(source, self.var_files()) if source.is_dir() else "missing"
+        services_dir = self.settings.resolve(self.settings.services_dir)
+        services = source_fingerprint(services_dir) if services_dir.is_dir() else "missing"
+        runtime = (self.settings.runtime, self.settings.time_scale, tuple(self.settings.run_before_services))
+        return f"{terraform}:{services}:{self.settings.backend.value}:{runtime}:{__version__}"
 
     def terraform(self, endpoint_url: str) -> TerraformRunner:
         return TerraformRunner(

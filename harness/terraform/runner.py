@@ -39,11 +39,17 @@ def _describe(diagnostic: dict[str, Any]) -> str:
 
 
 def _skip(name: str) -> bool:
-    return name in _SKIP_FROM_SOURCE or name.startswith("terraform.tfstate") or name == OVERRIDE_NAME
+    return (
+        name in _SKIP_FROM_SOURCE
+        or name.startswith("terraform.tfstate")
+        or name == OVERRIDE_NAME
+        or name == "__pycache__"
+        or name.endswith((".pyc", ".egg-info"))
+    )
 
 
 def source_fingerprint(source: Path, var_files: Sequence[Path] = ()) -> str:
-    """A hash of every file Terraform would read from `source` and the var files."""
+    """A hash of every file under `source` that Terraform (or a service build) would read, and the var files."""
     digest = hashlib.sha256()
     for path in sorted(source.rglob("*")):
         relative = path.relative_to(source)
