@@ -49,13 +49,19 @@ def state_dir_for(preferred: Path) -> Path:
     directory under the system temp dir, named after `preferred` so each run directory keeps its own."""
     user = _server_user()
     preferred.mkdir(parents=True, exist_ok=True)
-    if _usable_by(user, preferred.parent) or user is None:
+    if user is None or _reachable_by(user, preferred.parent):
         return preferred
     digest = hashlib.sha256(str(preferred.resolve()).encode()).hexdigest()[:12]
     fallback = Path(tempfile.gettempdir()) / f"mailstack-harness-{digest}" / "postgres"
     fallback.mkdir(parents=True, exist_ok=True)
     fallback.parent.chmod(0o755)
     return fallback
+
+
+def _reachable_by(user: str, path: Path) -> bool:
+    """`user` can traverse every directory down to `path` (the harness then hands `path`'s child to it)."""
+    probe = subprocess.run(["runuser", "-u", user, "--", "test", "-x", str(path)], capture_output=True, check=False)
+    return probe.returncode == 0
 
 
 def _usable_by(user: str | None, path: Path) -> bool:

@@ -28,7 +28,7 @@ DAY = 86400
 @pytest.fixture(scope="module")
 def booted() -> Iterator[tuple[Stack, StackState]]:
     run_dir = Path(tempfile.mkdtemp(prefix="mailstack-tf-test-"))
-    settings = HarnessSettings(project_dir=ROOT, run_dir=run_dir, terraform_dir=ROOT / "terraform")
+    settings = HarnessSettings(project_dir=ROOT, run_dir=run_dir, terraform_dir=ROOT / "terraform", runtime=False)
     stack = Stack(settings, QuietReporter(), detached=False)
     state = stack.up()
     try:
