@@ -23,11 +23,8 @@ Light module: imports nothing from moto or boto3 at import time (the emulator si
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
-import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -35,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+from harness.aws.dataplane_snapshots import SnapshotReader, write_snapshot
 
 if TYPE_CHECKING:
     from harness.alb.dataplane import AlbDataPlane
@@ -231,18 +230,7 @@ def from_json(data: Any) -> DnsMap:
 
 def write_dns_snapshot(path: Path | str, mapping: Mapping[str, Mapping[int, str]]) -> None:
     """Write the map as JSON atomically (a reader sees the old or the new file, never half of one)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(to_json(mapping), handle, indent=2, sort_keys=True)
-        now = time.time_ns()  # a fine-grained mtime, so readers caching by mtime see every version
-        os.utime(tmp, ns=(now, now))
-        Path(tmp).replace(target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_snapshot(path, to_json(mapping))
 
 
 class DnsSnapshotReader:
@@ -254,28 +242,17 @@ class DnsSnapshotReader:
 
     def __init__(self, env_var: str = DNS_SNAPSHOT_ENV) -> None:
         self.env_var = env_var
+        self._snapshot = SnapshotReader(env_var)
         self._lock = threading.Lock()
-        self._version: tuple[str, int, int, int] | None = None
+        self._source: dict[str, Any] | None = None
         self._map: DnsMap = {}
 
     def read(self) -> DnsMap:
-        value = os.environ.get(self.env_var, "").strip()
-        if not value:
-            return {}
-        path = Path(value)
-        try:
-            stat = path.stat()
-        except OSError:
-            return {}
-        version = (str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        data = self._snapshot.read()  # the same object until the file changes
         with self._lock:
-            if version != self._version:
-                try:
-                    self._map = from_json(json.loads(path.read_text(encoding="utf-8")))
-                except (OSError, ValueError) as exc:
-                    log.warning("%s=%s: cannot read the DNS snapshot (%s); using plain DNS", self.env_var, path, exc)
-                    self._map = {}
-                self._version = version
+            if data is not self._source:
+                self._map = from_json(data) if data is not None else {}
+                self._source = data
             return self._map
 
 
