@@ -27,6 +27,15 @@ What this patch adds to the moto server process:
 
 The URLs point at the address the client used to reach moto (its Host header), or at ``$HARNESS_SNS_PUBLIC_URL``
 (e.g. ``http://host.docker.internal:4566``) when subscribers reach moto by another name.
+
+Endpoints resolve the way the local cloud's DNS says (``harness.runtime.dns``): when ``$HARNESS_DNS_SNAPSHOT``
+names a JSON map ``{hostname: {port: "127.0.0.1:<local port>"}}`` (written by the runtime daemon from the
+emulator's Route53 alias records and the ALB data plane's listeners; re-read when it changes) and an
+endpoint's host:port (the scheme's default port if none) is in it, the POST goes to that local address with
+the original ``Host`` header, and for https with the original hostname as TLS server name, verified against
+the harness CA in ``$HARNESS_CA_BUNDLE`` (the ALB's certificates carry the Terraform hostnames): a real
+handshake that fails like AWS's would when the certificate does not cover the name. Other endpoints use
+plain DNS and the system trust store (plus ``$SSL_CERT_FILE``).
 Other protocols (sqs, lambda, email, ...) keep moto's behaviour.
 """
 
@@ -58,6 +67,7 @@ import httpx
 
 from harness.aws import sns_signing
 from harness.aws.patches import FidelityPatch
+from harness.runtime.dns import CA_BUNDLE_ENV, DnsSnapshotReader, Route, resolve_url
 
 log = logging.getLogger("harness.aws.patches.sns_http_delivery")
 
@@ -174,6 +184,7 @@ class Delivery:
     delays: list[float]
     still_wanted: Callable[[], bool] = lambda: True
     attempts: int = 0
+    via: str | None = None  # the local address the last attempt went to, when the DNS snapshot routed it
 
 
 class Deliverer:
@@ -193,6 +204,9 @@ class Deliverer:
         self._ready: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
         self._client: httpx.Client | None = None
         self._started = False
+        self._dns = DnsSnapshotReader()
+        self._routed_clients: dict[str, tuple[tuple[str, int, int] | None, httpx.Client]] = {}
+        self._routed_lock = threading.Lock()
 
     def submit(self, delivery: Delivery, delay: float = 0.0) -> None:
         """Attempt `delivery` after `delay` seconds (already scaled)."""
@@ -233,7 +247,17 @@ class Deliverer:
         delivery.attempts += 1
         assert self._client is not None
         try:
-            response = self._client.post(delivery.endpoint, content=delivery.body, headers=delivery.headers)
+            route = resolve_url(self._dns.read(), delivery.endpoint)
+            delivery.via = route.address if route else None
+            if route is None:
+                response = self._client.post(delivery.endpoint, content=delivery.body, headers=delivery.headers)
+            else:
+                response = self._routed_client(route).post(
+                    route.url,
+                    content=delivery.body,
+                    headers={**delivery.headers, "Host": route.host_header},
+                    extensions={"sni_hostname": route.server_name},
+                )
         except httpx.HTTPError as exc:
             failure = f"{type(exc).__name__}: {exc}"
         except Exception as exc:  # a worker thread must survive whatever one endpoint does
@@ -262,6 +286,39 @@ class Deliverer:
                 failure,
             )
 
+    def _routed_client(self, route: Route) -> httpx.Client:
+        """A client verifying against the harness CA, one per server name (pooled connections keep
+        the name they were verified for), renewed when the CA file changes."""
+        ca_path = os.environ.get(CA_BUNDLE_ENV, "").strip()
+        version: tuple[str, int, int] | None = None
+        if ca_path:
+            try:
+                stat = Path(ca_path).stat()
+                version = (ca_path, stat.st_mtime_ns, stat.st_size)
+            except OSError:
+                version = None
+        with self._routed_lock:
+            cached = self._routed_clients.get(route.server_name)
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            if version is None:
+                log.warning(
+                    "sns-http-delivery: %s is routed to %s but %s=%r names no CA file; verifying against "
+                    "the system trust store (set it to the ALB data plane's ca.pem)",
+                    route.server_name,
+                    route.address,
+                    CA_BUNDLE_ENV,
+                    ca_path,
+                )
+                context = ssl.create_default_context()
+            else:
+                context = ssl.create_default_context(cafile=version[0])
+            client = httpx.Client(
+                timeout=ATTEMPT_TIMEOUT_SECONDS, follow_redirects=False, trust_env=False, verify=context
+            )
+            self._routed_clients[route.server_name] = (version, client)
+            return client
+
     def _record(self, delivery: Delivery, outcome: str, detail: str) -> None:
         entry = {
             "time": _timestamp(),
@@ -269,6 +326,7 @@ class Deliverer:
             "message_id": delivery.message_id,
             "subscription_arn": delivery.subscription_arn,
             "endpoint": _USERINFO.sub("//***@", delivery.endpoint),  # no basic-auth passwords in the log
+            "via": delivery.via,
             "attempt": delivery.attempts,
             "outcome": outcome,
             "detail": detail,
