@@ -10,7 +10,10 @@ Layers, later ones win:
 4. forced: `AWS_ENDPOINT_URL` and the credentials again (a task must never reach real AWS), the
    task's address in `BIND_HOST` (the awsvpc ENI IP it would have), and PATH with the harness
    venv first (`harness.ecs.images.harness_path`);
-5. the RDS rewrite (`harness.ecs.rds_rewrite`) over the result.
+5. the RDS rewrite (`harness.ecs.rds_rewrite`) over the result;
+6. `EcsRunner(environment_overrides=...)`, applied by the runner over every container's result: what the
+   platform trusts on AWS and must trust here instead (e.g. the emulator's SNS signer,
+   `harness.runtime.sns_trust`).
 
 A process also inherits the harness's own environment underneath all of this (`ManagedProcess`
 always does); a container would not.

@@ -29,6 +29,7 @@ the thread that started it); `stop()` stops every task from that thread before i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -37,12 +38,13 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from harness.aws.clients import AwsClients
 from harness.ecs.addresses import LoopbackAllocator
 from harness.ecs.backoff import RestartBackoff
-from harness.ecs.drivers import TaskDriver, TaskHandle, select_driver
+from harness.ecs.drivers import TaskDriver, TaskHandle, TaskLaunch, select_driver
 from harness.ecs.environment import BIND_HOST_VAR
 from harness.ecs.health import ContainerHealth
 from harness.ecs.images import ImageMapValue, ImageResolver
@@ -60,6 +62,7 @@ log = logging.getLogger(__name__)
 MIN_POLL_INTERVAL = 0.1
 TICK = 0.05
 STOPPED_TASKS_KEPT = 50  # per service / for standalone tasks, like ECS keeps stopped tasks for a while
+_NO_OVERRIDES: Mapping[str, str] = MappingProxyType({})
 
 
 class EcsRunner:
@@ -75,6 +78,10 @@ class EcsRunner:
     run_before_services: task definitions (family, family:revision or ARN) to run once before the
         services; `run_before_tag` (default `harness:run-before-services=true`, None disables) adds
         every family carrying that tag.
+    environment_overrides: set last in every container's environment (over the task definition, secrets
+        and the RDS rewrite). What the platform gets from AWS itself and the local cloud must supply:
+        e.g. `harness.runtime.sns_trust.sns_trust_overrides(endpoint)` makes the services trust the
+        emulator's SNS signing certificate and SubscribeURL, as on AWS they trust SNS's.
     """
 
     def __init__(
@@ -101,6 +108,7 @@ class EcsRunner:
         addresses: LoopbackAllocator | None = None,
         bind_host_var: str = BIND_HOST_VAR,
         log_flush_interval: float = 0.5,
+        environment_overrides: Mapping[str, str] = _NO_OVERRIDES,
     ) -> None:
         if time_scale <= 0:
             raise HarnessError(f"time_scale must be positive (got {time_scale})", "pass e.g. time_scale=10")
@@ -125,6 +133,7 @@ class EcsRunner:
         self.backoff = RestartBackoff(backoff_base, backoff_cap, stable_after=stable_after, time_scale=time_scale)
         self.logs = LogShipper(clients, flush_interval=log_flush_interval)
         self.run_before: list[Task] = []
+        self.environment_overrides: dict[str, str] = dict(environment_overrides)
 
         self._model = EcsModel()
         self._tasks: dict[str, Task] = {}
@@ -434,7 +443,7 @@ class EcsRunner:
             self._task_defs[task_id] = task_def
         try:
             task.ip = self.addresses.allocate(self.planner.ports(task_def))
-            launch = self.planner.plan(task_def, task_id, log_dir, task.ip)
+            launch = self._with_overrides(self.planner.plan(task_def, task_id, log_dir, task.ip))
             task.set_status(TaskStatus.PENDING)
             for container, spec in zip(task.containers, launch.containers, strict=True):
                 container.argv = list(spec.argv)
@@ -462,6 +471,14 @@ class EcsRunner:
                 self._targets[task_id] = registered
         log.info("task %s (%s) RUNNING on %s", task_id, task.group, task.ip)
         return task
+
+    def _with_overrides(self, launch: TaskLaunch) -> TaskLaunch:
+        if not self.environment_overrides:
+            return launch
+        containers = [
+            dataclasses.replace(c, env={**c.env, **self.environment_overrides}) for c in launch.containers
+        ]
+        return dataclasses.replace(launch, containers=containers)
 
     def _failed_to_start(self, task: Task, exc: HarnessError) -> None:
         log.warning("task %s (%s) failed to start: %s", task.task_id, task.group, exc)
