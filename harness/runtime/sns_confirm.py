@@ -10,7 +10,8 @@ confirms it by fetching the SubscribeURL. The local cloud does the same once the
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -92,3 +93,29 @@ def _resubscribe(
     return Resubscription(
         topic_arn, protocol, _masked(endpoint), "resubscribed", f"SubscriptionConfirmation re-sent via {address}"
     )
+
+
+def wait_confirmed(
+    sns_client: Any, resubscriptions: Sequence[Resubscription], timeout: float = 30.0, interval: float = 0.2
+) -> list[Resubscription]:
+    """Wait until every "resubscribed" subscription is confirmed; return those still pending at `timeout`.
+
+    The endpoint confirms asynchronously (SNS POSTs, the service GETs the SubscribeURL), so a caller that
+    reports readiness waits here first: a message published before the confirmation would be dropped.
+    """
+    waiting = [r for r in resubscriptions if r.outcome == "resubscribed"]
+    deadline = time.monotonic() + timeout
+    while waiting:
+        pending = set()
+        for topic_arn in {r.topic_arn for r in waiting}:
+            for page in sns_client.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
+                pending |= {
+                    (topic_arn, _masked(str(sub.get("Endpoint", ""))))
+                    for sub in page.get("Subscriptions", [])
+                    if sub.get("SubscriptionArn") == PENDING
+                }
+        waiting = [r for r in waiting if (r.topic_arn, r.endpoint) in pending]
+        if not waiting or time.monotonic() > deadline:
+            break
+        time.sleep(interval)
+    return waiting

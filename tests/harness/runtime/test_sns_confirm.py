@@ -20,7 +20,7 @@ from botocore.config import Config
 
 from harness.aws.moto_server import MotoServerProcess
 from harness.runtime.dns import write_dns_snapshot
-from harness.runtime.sns_confirm import resubscribe_pending
+from harness.runtime.sns_confirm import resubscribe_pending, wait_confirmed
 from tests.harness.runtime.tls_endpoint import TlsEndpoint, ca_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
@@ -49,13 +49,14 @@ def sns_client(server: MotoServerProcess) -> Any:
                         aws_secret_access_key="testing", config=Config(retries={"max_attempts": 1}))
 
 
-def given_up(server: MotoServerProcess, arn: str, timeout: float = 5.0) -> None:
+def given_up(server: MotoServerProcess, arn: str, times: int = 1, timeout: float = 20.0) -> None:
+    """Wait until `times` confirmations to `arn` have exhausted their retries."""
     deadline = time.monotonic() + timeout
     while True:
         with urllib.request.urlopen(server.endpoint + "/_harness/sns", timeout=5) as response:
             found = [d for d in json.loads(response.read())["deliveries"]
                      if d["subscription_arn"] == arn and d["outcome"] == "failed"]
-        if found:
+        if len(found) >= times:
             return
         assert time.monotonic() < deadline, f"the confirmation to {arn} did not give up"
         time.sleep(0.05)
@@ -85,6 +86,10 @@ def test_pending_webhook_confirmed_once_the_endpoint_is_up(moto: MotoServerProce
 
     # nothing is served locally yet: nothing to do
     assert [r.outcome for r in resubscribe_pending(sns, {})] == ["skipped", "skipped"]
+    # a resubscription nobody confirms is reported back after the timeout
+    unconfirmed = resubscribe_pending(sns, {HOST: {443: "127.0.0.1:1"}})
+    assert [r.endpoint for r in wait_confirmed(sns, unconfirmed, timeout=0.3)] == [WEBHOOK]
+    given_up(moto, webhook_arn, times=2)
 
     # the runtime is up: the ALB serves the API, the DNS snapshot maps the hostname to it
     endpoint = TlsEndpoint(ca_in(run_dir / "alb" / "tls"), (HOST,)).start()
@@ -97,6 +102,7 @@ def test_pending_webhook_confirmed_once_the_endpoint_is_up(moto: MotoServerProce
         assert by_endpoint[WEBHOOK].outcome == "resubscribed"
         assert by_endpoint[WEBHOOK].topic_arn == topic_arn
         assert by_endpoint[other].outcome == "skipped"
+        assert wait_confirmed(sns, done, timeout=5) == []
 
         [confirmation] = endpoint.wait_for("SubscriptionConfirmation")
         assert confirmation.headers["host"] == HOST and confirmation.body["TopicArn"] == topic_arn
