@@ -65,6 +65,13 @@ class StackHandle:
                                "declare aws_ses_receipt_rule recipients in the Terraform")
         return domains
 
+    def ses_traces(self) -> list[dict[str, Any]]:
+        """What SES inbound did with each accepted mail (rules, actions, S3 keys), oldest first."""
+        path = self.run_dir / "ses" / "traces.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
     # -- the API behind the ALB ----------------------------------------------------------------------
     def listener(self, port: int) -> dict[str, Any]:
         for listener in self.runtime.get("alb", {}).get("listeners", []):

@@ -247,6 +247,7 @@ class Stack:
         for name in ("terraform.tfstate", "terraform.tfstate.backup"):
             (self.terraform_workdir / name).unlink(missing_ok=True)
         shutil.rmtree(self.postgres_state_dir, ignore_errors=True)
+        shutil.rmtree(self.run_dir / "snapshots", ignore_errors=True)  # data-plane truth of the old processes
 
     def down(self) -> int:
         """Stop everything this run directory started; returns how many processes were stopped."""

@@ -10,6 +10,7 @@ from typing import Protocol
 from harness.aws.clients import AwsClients
 from harness.errors import HarnessError
 from harness.process import ManagedProcess
+from harness.runtime.dns import ensure_alb_ca
 from harness.runtime.paths import snapshot_paths
 
 READY_PATH = "/moto-api/"
@@ -36,8 +37,12 @@ class MotoBackend:
             argv=[sys.executable, "-m", "harness.aws.moto_server", "--host", host, "--port", str(port)],
             run_dir=run_dir,
             log_path=state_dir / "moto.log",
-            env={"HARNESS_SNS_SIGNING_DIR": str(state_dir / "sns-signing"),
-                 **{name: str(path) for name, path in snapshot_paths(run_dir).items()}},
+            env={
+                "HARNESS_SNS_SIGNING_DIR": str(state_dir / "sns-signing"),
+                # SNS delivers https through the ALB data plane, whose CA exists before either starts.
+                "HARNESS_CA_BUNDLE": str(ensure_alb_ca(run_dir)),
+                **{name: str(path) for name, path in snapshot_paths(run_dir).items()},
+            },
             die_with_parent=die_with_parent,
         )
 

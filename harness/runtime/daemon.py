@@ -19,7 +19,10 @@ from harness.aws.clients import AwsClients
 from harness.aws.dataplane_snapshots import write_snapshot
 from harness.ecs import EcsRunner, ImageResolver
 from harness.postgres.rds_binding import RdsBinding
+from harness.runtime.dns import DnsSnapshotPublisher
 from harness.runtime.paths import RUNTIME_FILE, snapshot_paths
+from harness.runtime.sns_confirm import resubscribe_pending, wait_confirmed
+from harness.runtime.sns_trust import sns_trust_overrides
 from harness.ses.inbound import SesInbound
 
 log = logging.getLogger("harness.runtime")
@@ -33,6 +36,7 @@ class RuntimeOptions:
     smtp_port: int | None = None
     run_before_services: Sequence[str] = ()
     publish_interval: float = 0.5
+    healthy_timeout: float = 180.0
 
 
 class Runtime:
@@ -54,6 +58,13 @@ class Runtime:
             time_scale=options.time_scale,
             run_before_services=options.run_before_services,
             die_with_parent=True,
+            environment_overrides=sns_trust_overrides(state["aws_endpoint_url"]),
+        )
+        self.dns = DnsSnapshotPublisher(
+            self.clients.client("route53"),
+            self.clients.client("elbv2"),
+            self.alb,
+            snapshot_paths(options.run_dir)["HARNESS_DNS_SNAPSHOT"],
         )
         self._stop = threading.Event()
 
@@ -66,6 +77,7 @@ class Runtime:
         }
 
     def publish(self, ready: bool = True) -> None:
+        self.dns.publish()
         paths = snapshot_paths(self.options.run_dir)
         write_snapshot(paths["HARNESS_ALB_SNAPSHOT"], self.alb.snapshot())
         write_snapshot(paths["HARNESS_ECS_SNAPSHOT"], self.ecs.snapshot())
@@ -73,16 +85,28 @@ class Runtime:
 
     def run(self) -> None:
         self.alb.start()
+        self.dns.publish(force=True)
         self.ses.start()
         self.ses.wait_ready()
         self.publish(ready=False)
         self.ecs.start()  # runs the run-before-services tasks (migrations) first
+        # Serving means: every target group in use has a healthy target.
+        self.alb.wait_healthy(timeout=self.options.healthy_timeout)
+        self._confirm_subscriptions()
         self.publish(ready=True)
         while not self._stop.wait(self.options.publish_interval):
             try:
                 self.publish()
             except Exception:
                 log.exception("publishing the runtime state failed")
+
+    def _confirm_subscriptions(self) -> None:
+        """Terraform subscribed http(s) endpoints while nothing listened (they stayed pending, as on AWS);
+        now that they are served, subscribe again so the confirmation handshake reaches them."""
+        sns = self.clients.client("sns")
+        pending = wait_confirmed(sns, resubscribe_pending(sns, self.dns.publish(force=True)), timeout=30)
+        if pending:
+            log.warning("SNS subscriptions still pending confirmation: %s", [r.to_json() for r in pending])
 
     def stop(self) -> None:
         self._stop.set()

@@ -12,4 +12,5 @@ def snapshot_paths(run_dir: Path) -> dict[str, Path]:
     return {
         "HARNESS_ALB_SNAPSHOT": run_dir / "snapshots" / "alb.json",
         "HARNESS_ECS_SNAPSHOT": run_dir / "snapshots" / "ecs.json",
+        "HARNESS_DNS_SNAPSHOT": run_dir / "snapshots" / "dns.json",
     }

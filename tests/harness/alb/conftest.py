@@ -62,7 +62,7 @@ def _aws_session(moto_url: str) -> Aws:
 
 @pytest.fixture
 def aws(_aws_session: Aws) -> Aws:
-    httpx.post(f"{_aws_session.url}/moto-api/reset").raise_for_status()  # every test starts from an empty AWS
+    httpx.post(f"{_aws_session.url}/moto-api/reset", timeout=120).raise_for_status()  # every test starts empty
     return _aws_session
 
 

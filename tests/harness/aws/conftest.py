@@ -10,6 +10,7 @@ Note that applying the patches here also patches moto for any later test in this
 from __future__ import annotations
 
 import os
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -28,6 +29,10 @@ def patched_endpoint() -> Iterator[str]:
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    # Other tests in this process may have created moto's backends before the env patches were set
+    # (e.g. IAM without the managed policies): rebuild them all under the patched settings.
+    reset = urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset, timeout=120).close()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

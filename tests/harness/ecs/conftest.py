@@ -167,7 +167,7 @@ def world(
     # The in-process moto builds its EC2 backend after each reset; without the default AMIs that is
     # 0.05 s instead of 2-3 s. Scoped to these tests (the backend is built during this fixture).
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-    httpx.post(f"{moto_url}/moto-api/reset").raise_for_status()
+    httpx.post(f"{moto_url}/moto-api/reset", timeout=120).raise_for_status()  # slow under load
     created = EcsWorld(aws_clients, tmp_path, free_port()).setup()
     try:
         yield created

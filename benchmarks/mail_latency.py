@@ -1,0 +1,92 @@
+"""Mail latency through the whole local cloud, and the sustained ingest rate of one worker task.
+
+Latency: from SES inbound accepting DATA (the trace's acceptedAt) to the worker's ingest transaction
+(messages.ingested_at), for mails sent at a steady pace. Rate: a burst sent as fast as SMTP takes it,
+from the first acceptance to the last ingest.
+
+Usage: .venv/bin/python benchmarks/mail_latency.py [--mails 200] [--pace 5] [--burst 200] [--run-dir .harness]
+Boots the local cloud first if none is running (reused otherwise; left running afterwards).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+from harness.config import HarnessSettings
+from harness.handle import StackHandle
+from harness.probes import eventually
+from harness.progress import ConsoleReporter
+from harness.ses.client import send_mail
+from harness.stack import Stack
+
+
+def _send(handle: StackHandle, count: int, pace: float | None, tag: str) -> list[str]:
+    host, port = handle.smtp
+    ids = []
+    for index in range(count):
+        started = time.monotonic()
+        result = send_mail(host, port, sender="bench@example.org", to=[f"bench+{tag}@{handle.mail_domains[0]}"],
+                           subject=f"bench {tag} {index}", body="x" * 2000, starttls=False)
+        ids.append(str(result.message_id))
+        if pace:
+            time.sleep(max(0.0, 1.0 / pace - (time.monotonic() - started)))
+    return ids
+
+
+def _accepted_at(handle: StackHandle, ids: list[str]) -> dict[str, datetime]:
+    traces = {trace["messageId"]: trace for trace in handle.ses_traces()}
+    return {i: datetime.fromisoformat(str(traces[i]["acceptedAt"]).replace("Z", "+00:00")) for i in ids}
+
+
+def _ingested_at(handle: StackHandle, ids: list[str]) -> dict[str, datetime]:
+    """SES message id -> ingest time; the S3 key the worker ingested ends with the SES message id."""
+    with handle.db() as conn:
+        rows = conn.execute(
+            "select split_part(raw_key, '/', -1) as ses_id, ingested_at from messages"
+            " where split_part(raw_key, '/', -1) = any(%s)",
+            (ids,),
+        ).fetchall()
+    return dict(rows)
+
+
+def _wait_ingested(handle: StackHandle, ids: list[str], timeout: float) -> dict[str, datetime]:
+    return eventually(lambda: _ingested_at(handle, ids), lambda got: len(got) == len(ids), timeout=timeout,
+                      interval=0.5, what=f"{len(ids)} mails ingested")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mails", type=int, default=200, help="mails for the latency run")
+    parser.add_argument("--pace", type=float, default=5.0, help="mails per second in the latency run")
+    parser.add_argument("--burst", type=int, default=200, help="mails for the sustained-rate run")
+    parser.add_argument("--run-dir", type=Path, default=Path(".harness"))
+    args = parser.parse_args()
+    settings = HarnessSettings(run_dir=args.run_dir)
+    Stack(settings, ConsoleReporter(), detached=True).up()
+    handle = StackHandle.attach(settings)
+
+    tag = uuid.uuid4().hex[:8]
+    ids = _send(handle, args.mails, args.pace, tag)
+    ingested = _wait_ingested(handle, ids, timeout=args.mails / args.pace + 120)
+    accepted = _accepted_at(handle, ids)
+    latencies = sorted((ingested[i] - accepted[i]).total_seconds() * 1000 for i in ids)
+    quantiles = statistics.quantiles(latencies, n=100)
+    print(f"latency SMTP DATA accepted -> ingest transaction, {args.mails} mails at {args.pace}/s:")
+    print(f"  p50 {quantiles[49]:.0f} ms   p99 {quantiles[98]:.0f} ms   max {latencies[-1]:.0f} ms")
+
+    tag = uuid.uuid4().hex[:8]
+    ids = _send(handle, args.burst, None, tag)
+    ingested = _wait_ingested(handle, ids, timeout=args.burst * 2 + 60)
+    accepted = _accepted_at(handle, ids)
+    span = (max(ingested.values()) - min(accepted.values())).total_seconds()
+    print(f"sustained: {args.burst} mails sent as fast as SMTP accepts them, ingested by one worker task")
+    print(f"  {args.burst / span:.1f} mails/s ({span:.1f} s from first accepted to last ingested)")
+
+
+if __name__ == "__main__":
+    main()
