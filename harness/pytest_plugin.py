@@ -128,6 +128,7 @@ class Mail:
 
     def send(self, **kwargs: Any) -> SendResult:
         host, port = self.handle.smtp
+        kwargs.setdefault("ca_bundle", self.handle.ca_bundle)  # STARTTLS verified against the harness CA
         result = send_mail(host, port, **kwargs)
         self.sent.append(result)
         return result

@@ -19,11 +19,12 @@ from harness.aws.clients import AwsClients
 from harness.aws.dataplane_snapshots import write_snapshot
 from harness.ecs import EcsRunner, ImageResolver
 from harness.postgres.rds_binding import RdsBinding
-from harness.runtime.dns import DnsSnapshotPublisher
+from harness.runtime.dns import DnsSnapshotPublisher, ensure_alb_ca
 from harness.runtime.paths import RUNTIME_FILE, snapshot_paths
 from harness.runtime.sns_confirm import resubscribe_pending, wait_confirmed
 from harness.runtime.sns_trust import sns_trust_overrides
 from harness.ses.inbound import SesInbound
+from harness.tls.ca import LocalCA
 
 log = logging.getLogger("harness.runtime")
 
@@ -48,7 +49,7 @@ class Runtime:
         self.alb = AlbDataPlane(state["aws_endpoint_url"], state["region"], options.run_dir / "alb",
                                 time_scale=options.time_scale)
         self.ses = SesInbound(state["aws_endpoint_url"], state["region"], options.run_dir / "ses",
-                              port=options.smtp_port)
+                              port=options.smtp_port, ca=LocalCA(ensure_alb_ca(options.run_dir).parent))
         self.ecs = EcsRunner(
             self.clients,
             self.rds,

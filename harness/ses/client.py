@@ -129,6 +129,7 @@ def send_mail(
     helo: str | None = None,
     timeout: float = 30.0,
     source_address: tuple[str, int] | None = None,
+    ca_bundle: Path | str | None = None,
 ) -> SendResult:
     """Send one mail over SMTP and return the message id of the `250` reply to DATA.
 
@@ -136,7 +137,8 @@ def send_mail(
     envelope, which otherwise comes from its From and To/Cc/Bcc headers. Without them, a message
     is composed from `sender`, `to`, `cc`, `subject`, `body`, `html` and `attachments`.
     `starttls`: None (default) upgrades when the server offers STARTTLS, as MTAs do; True
-    requires it; False never uses it. Partially refused recipients are reported in
+    requires it; False never uses it. With `ca_bundle` the server certificate is verified against it
+    (the harness CA); without, TLS is opportunistic. Partially refused recipients are reported in
     `SendResult.refused`; if every recipient is refused a `RecipientsRefusedError` is raised.
     """
     if eml is not None and raw is not None:
@@ -175,9 +177,12 @@ def send_mail(
         if starttls is None:
             starttls = client.has_extn("starttls")
         if starttls:
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE  # the local endpoint's certificate is self-signed
+            if ca_bundle is not None:
+                context = ssl.create_default_context(cafile=str(ca_bundle))
+            else:  # opportunistic TLS, as MTAs use it: encrypt, do not authenticate
+                context = ssl.create_default_context()
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
             client.starttls(context=context)
             client.ehlo()
         code, reply = client.mail(sender, [f"SIZE={len(raw)}"] if client.has_extn("size") else [])

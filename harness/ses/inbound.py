@@ -32,7 +32,8 @@ from harness.ses.processor import AwsClients, ReceiptProcessor
 from harness.ses.reader import ReceiptConfigReader
 from harness.ses.records import JsonlLog
 from harness.ses.smtp import SesController, SesHandler
-from harness.ses.tls import self_signed_context
+from harness.ses.tls import default_ca, server_context
+from harness.tls.ca import LocalCA
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class SesInbound:
         verdicts: Verdicts | None = None,
         config_ttl: float = 0.0,
         boto_session: boto3.Session | None = None,
+        ca: LocalCA | None = None,
     ) -> None:
         self.aws_endpoint_url = aws_endpoint_url
         self.region = region
@@ -69,6 +71,7 @@ class SesInbound:
         self.config_ttl = config_ttl
         self._boto_session = boto_session
         self.hostname = f"inbound-smtp.{region}.amazonaws.com"
+        self.ca = ca or default_ca(self.state_dir)  # the stack passes its CA so clients can verify STARTTLS
         self._controller: SesController | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._reader: ReceiptConfigReader | None = None
@@ -125,7 +128,7 @@ class SesInbound:
             traces=self._traces,
             rejections=self._rejections,
         )
-        tls_context = self_signed_context(self.state_dir, self.hostname, self.host) if self.starttls else None
+        tls_context = server_context(self.ca, self.hostname, self.host) if self.starttls else None
         controller = SesController(
             handler,
             hostname=self.host,
