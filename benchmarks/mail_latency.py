@@ -14,6 +14,7 @@ import argparse
 import statistics
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -25,17 +26,25 @@ from harness.ses.client import send_mail
 from harness.stack import Stack
 
 
-def _send(handle: StackHandle, count: int, pace: float | None, tag: str) -> list[str]:
+def _send_one(handle: StackHandle, tag: str, index: int) -> str:
     host, port = handle.smtp
+    result = send_mail(host, port, sender="bench@example.org", to=[f"bench+{tag}@{handle.mail_domains[0]}"],
+                       subject=f"bench {tag} {index}", body="x" * 2000, ca_bundle=handle.ca_bundle)
+    return str(result.message_id)
+
+
+def _send_paced(handle: StackHandle, count: int, pace: float, tag: str) -> list[str]:
     ids = []
     for index in range(count):
         started = time.monotonic()
-        result = send_mail(host, port, sender="bench@example.org", to=[f"bench+{tag}@{handle.mail_domains[0]}"],
-                           subject=f"bench {tag} {index}", body="x" * 2000, starttls=False)
-        ids.append(str(result.message_id))
-        if pace:
-            time.sleep(max(0.0, 1.0 / pace - (time.monotonic() - started)))
+        ids.append(_send_one(handle, tag, index))
+        time.sleep(max(0.0, 1.0 / pace - (time.monotonic() - started)))
     return ids
+
+
+def _send_burst(handle: StackHandle, count: int, senders: int, tag: str) -> list[str]:
+    with ThreadPoolExecutor(max_workers=senders) as pool:
+        return list(pool.map(lambda index: _send_one(handle, tag, index), range(count)))
 
 
 def _accepted_at(handle: StackHandle, ids: list[str]) -> dict[str, datetime]:
@@ -64,6 +73,7 @@ def main() -> None:
     parser.add_argument("--mails", type=int, default=200, help="mails for the latency run")
     parser.add_argument("--pace", type=float, default=5.0, help="mails per second in the latency run")
     parser.add_argument("--burst", type=int, default=200, help="mails for the sustained-rate run")
+    parser.add_argument("--senders", type=int, default=8, help="concurrent SMTP clients in the burst")
     parser.add_argument("--run-dir", type=Path, default=Path(".harness"))
     args = parser.parse_args()
     settings = HarnessSettings(run_dir=args.run_dir)
@@ -71,7 +81,7 @@ def main() -> None:
     handle = StackHandle.attach(settings)
 
     tag = uuid.uuid4().hex[:8]
-    ids = _send(handle, args.mails, args.pace, tag)
+    ids = _send_paced(handle, args.mails, args.pace, tag)
     ingested = _wait_ingested(handle, ids, timeout=args.mails / args.pace + 120)
     accepted = _accepted_at(handle, ids)
     latencies = sorted((ingested[i] - accepted[i]).total_seconds() * 1000 for i in ids)
@@ -80,12 +90,15 @@ def main() -> None:
     print(f"  p50 {quantiles[49]:.0f} ms   p99 {quantiles[98]:.0f} ms   max {latencies[-1]:.0f} ms")
 
     tag = uuid.uuid4().hex[:8]
-    ids = _send(handle, args.burst, None, tag)
+    ids = _send_burst(handle, args.burst, args.senders, tag)
     ingested = _wait_ingested(handle, ids, timeout=args.burst * 2 + 60)
     accepted = _accepted_at(handle, ids)
     span = (max(ingested.values()) - min(accepted.values())).total_seconds()
-    print(f"sustained: {args.burst} mails sent as fast as SMTP accepts them, ingested by one worker task")
-    print(f"  {args.burst / span:.1f} mails/s ({span:.1f} s from first accepted to last ingested)")
+    smtp_span = (max(accepted.values()) - min(accepted.values())).total_seconds()
+    ingest_span = (max(ingested.values()) - min(ingested.values())).total_seconds()
+    print(f"sustained: {args.burst} mails from {args.senders} concurrent SMTP clients, one worker task")
+    print(f"  SMTP accepted {args.burst / smtp_span:.1f} mails/s; worker ingested {args.burst / ingest_span:.1f}"
+          f" mails/s; end to end {args.burst / span:.1f} mails/s ({span:.1f} s first accepted -> last ingested)")
 
 
 if __name__ == "__main__":

@@ -91,7 +91,8 @@ class Stack:
         services_dir = self.settings.resolve(self.settings.services_dir)
         services = source_fingerprint(services_dir) if services_dir.is_dir() else "missing"
         runtime = (self.settings.runtime, self.settings.time_scale, tuple(self.settings.run_before_services))
-        return f"{terraform}:{services}:{self.settings.backend.value}:{runtime}:{__version__}"
+        harness_code = source_fingerprint(Path(__file__).parent)  # a changed harness must not reuse old processes
+        return f"{terraform}:{services}:{self.settings.backend.value}:{runtime}:{harness_code}"
 
     def terraform(self, endpoint_url: str) -> TerraformRunner:
         return TerraformRunner(
