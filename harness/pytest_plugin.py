@@ -58,13 +58,13 @@ def harness_settings_from(config: pytest.Config) -> HarnessSettings:
     return HarnessSettings(**overrides)
 
 
-def _uses_stack(session: pytest.Session) -> bool:
-    return any("stack" in getattr(item, "fixturenames", ()) for item in session.items)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """On the controller (or a lone session): remember whether a reusable stack was already running.
 
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """On the controller (or a lone session): remember whether a reusable stack was already running."""
-    if hasattr(session.config, "workerinput") or not _uses_stack(session):
+    Under xdist the controller collects nothing, so this cannot depend on which tests were collected:
+    at the end, a stack that exists now but was not reusable at the start was booted by this session.
+    """
+    if hasattr(session.config, "workerinput"):
         return
     stack = Stack(harness_settings_from(session.config))
     if session.config.getoption("harness_fresh"):
@@ -79,10 +79,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(config, "workerinput") or not config.stash.get(_BOOTED_BY_SESSION, False):
         return
     settings = harness_settings_from(config)
+    stack = Stack(settings)
+    if stack.load_state() is None:
+        return  # no test asked for the stack
     if config.getoption("harness_keep"):
         config.stash[KEPT_RUN_DIRS].add(str(settings.run_path))
         return
-    Stack(settings).down()
+    stack.down()
 
 
 @pytest.fixture(scope="session")
