@@ -35,7 +35,9 @@ endpoint's host:port (the scheme's default port if none) is in it, the POST goes
 the original ``Host`` header, and for https with the original hostname as TLS server name, verified against
 the harness CA in ``$HARNESS_CA_BUNDLE`` (the ALB's certificates carry the Terraform hostnames): a real
 handshake that fails like AWS's would when the certificate does not cover the name. Other endpoints use
-plain DNS and the system trust store (plus ``$SSL_CERT_FILE``).
+plain DNS and the system trust store, plus ``$SSL_CERT_FILE`` and the harness CA in ``$HARNESS_CA_BUNDLE``:
+in the local cloud that CA plays the public CAs' part, so a local https subscriber (a test's pager
+endpoint on 127.0.0.1) with a certificate from it is trusted as a publicly certified one is on AWS.
 Other protocols (sqs, lambda, email, ...) keep moto's behaviour.
 """
 
@@ -344,11 +346,12 @@ class Deliverer:
 
 
 def _tls_context() -> ssl.SSLContext:
-    """Verify https endpoints against the system trust store, plus ``$SSL_CERT_FILE`` when set."""
+    """Verify https endpoints against the system trust store, plus ``$SSL_CERT_FILE`` and the harness CA
+    (``$HARNESS_CA_BUNDLE``) when they name files."""
     context = ssl.create_default_context()
-    extra = os.environ.get("SSL_CERT_FILE")
-    if extra and Path(extra).is_file():
-        context.load_verify_locations(cafile=extra)
+    for extra in (os.environ.get("SSL_CERT_FILE"), os.environ.get(CA_BUNDLE_ENV)):
+        if extra and extra.strip() and Path(extra.strip()).is_file():
+            context.load_verify_locations(cafile=extra.strip())
     return context
 
 

@@ -133,3 +133,26 @@ def test_host_not_in_the_snapshot_uses_plain_dns(moto: MotoServerProcess, dirs: 
     failed = wait_outcome(moto, arn, "failed")
     assert failed["via"] is None
     assert "ConnectError" in failed["detail"]  # api.mailstack.test does not resolve on the real DNS
+
+
+def test_local_endpoint_outside_the_snapshot_trusts_the_harness_ca(moto: MotoServerProcess, dirs: dict[str, Path]):
+    """A pager endpoint on 127.0.0.1 with a harness-CA certificate: plain DNS, TLS verified against the CA."""
+    write_dns_snapshot(dirs["dns"], {})
+    endpoint = TlsEndpoint(ca_in(dirs["ca"]), ("localhost",)).start()
+    stranger = TlsEndpoint(ca_in(dirs["other_ca"]), ("localhost",)).start()
+    try:
+        sns = sns_client(moto)
+        topic_arn = topic(sns)
+        arn = sns.subscribe(TopicArn=topic_arn, Protocol="https", Endpoint=f"https://127.0.0.1:{endpoint.port}/alerts",
+                            ReturnSubscriptionArn=True)["SubscriptionArn"]
+        [confirmation] = endpoint.wait_for("SubscriptionConfirmation")
+        assert confirmation.path == "/alerts"
+        assert wait_outcome(moto, arn, "delivered")["via"] is None  # not routed: the certificate was verified
+
+        refused = sns.subscribe(TopicArn=topic_arn, Protocol="https", ReturnSubscriptionArn=True,
+                                Endpoint=f"https://127.0.0.1:{stranger.port}/alerts")["SubscriptionArn"]
+        assert "CERTIFICATE_VERIFY_FAILED" in wait_outcome(moto, refused, "failed")["detail"]
+        assert stranger.received == []
+    finally:
+        endpoint.stop()
+        stranger.stop()
