@@ -57,8 +57,9 @@ def _raw_mail_store(aws: Any) -> tuple[str, str]:
     return stores[0]
 
 
-def _peek(sqs: Any, queue_url: str, body: str) -> dict[str, Any] | None:
-    """The message with `body` if it is visible in the queue; leaves it visible (VisibilityTimeout 0)."""
+def _peek(sqs: Any, queue_url: str, *, message_id: str | None = None, body: str | None = None) -> dict[str, Any] | None:
+    """The visible message with this id (or body), if any; it stays visible (VisibilityTimeout 0) but, as
+    with any receive, its ApproximateReceiveCount goes up by one."""
     response = sqs.receive_message(
         QueueUrl=queue_url,
         MaxNumberOfMessages=10,
@@ -66,7 +67,8 @@ def _peek(sqs: Any, queue_url: str, body: str) -> dict[str, Any] | None:
         WaitTimeSeconds=0,
         MessageSystemAttributeNames=["All"],
     )
-    return next((m for m in response.get("Messages", []) if m["Body"] == body), None)
+    messages = response.get("Messages", [])
+    return next((m for m in messages if m["MessageId"] == message_id or m["Body"] == body), None)
 
 
 def _stored_mail(recipient: str) -> bytes:
@@ -113,13 +115,19 @@ def test_poison_message_goes_to_the_dlq_and_a_redrive_ingests_it_once(
         poison_id = sqs.send_message(QueueUrl=inbound_url, MessageBody=poison)["MessageId"]
 
         # Received exactly maxReceiveCount times, each a logged permanent failure, then in the DLQ unchanged.
-        dead = eventually(
-            lambda: _peek(sqs, dlq_url, poison),
+        def dead_letter() -> tuple[dict[str, Any] | None, list[tuple[Any, ...]]]:
+            attempts = worker_log_entries(stack.run_dir, sqs_message_id=poison_id)
+            return _peek(sqs, dlq_url, message_id=poison_id), [(e["receive_count"], e["outcome"]) for e in attempts]
+
+        dead, _ = eventually(
+            dead_letter,
+            lambda seen: seen[0] is not None,
             timeout=max_receives * (FAST_VISIBILITY_TIMEOUT + 5) + 30,
             interval=1.0,
-            what=f"the poison event (SQS message {poison_id}) in the DLQ {dlq_arn}",
+            what=f"the poison event (SQS message {poison_id}) in the DLQ {dlq_arn} (observed: DLQ message, "
+            "worker's (receive count, outcome) for it)",
         )
-        assert dead["Body"] == poison
+        assert dead["Body"] == poison, "the DLQ holds the message with a changed body"
         # The DLQ keeps the receive count; our own peek above is one more receive.
         assert int(dead["Attributes"]["ApproximateReceiveCount"]) == max_receives + 1
         attempts = worker_log_entries(stack.run_dir, sqs_message_id=poison_id)
@@ -143,7 +151,7 @@ def test_poison_message_goes_to_the_dlq_and_a_redrive_ingests_it_once(
             what=f"the message move task {handle} finishing",
         )
         assert task["Status"] == "COMPLETED" and task["ApproximateNumberOfMessagesMoved"] >= 1, task
-        assert _peek(sqs, dlq_url, poison) is None
+        assert _peek(sqs, dlq_url, body=poison) is None
 
         redriven = eventually(
             lambda: [
@@ -162,7 +170,7 @@ def test_poison_message_goes_to_the_dlq_and_a_redrive_ingests_it_once(
         assert outcomes.count("ingested") == 1, outcomes
         time.sleep(FAST_VISIBILITY_TIMEOUT * 3)
         assert [e["outcome"] for e in worker_log_entries(stack.run_dir, s3_key=key)] == outcomes
-        assert _peek(sqs, dlq_url, poison) is None
+        assert _peek(sqs, dlq_url, body=poison) is None
         rows = db.execute("select count(*) from messages where raw_bucket = %s and raw_key = %s", (bucket, key))
         assert rows.fetchone()[0] == 1
     finally:
