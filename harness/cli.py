@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from harness.cloudwatch.status import status_rows
 from harness.config import Backend, HarnessSettings
 from harness.errors import HarnessError
 from harness.handle import StackHandle
@@ -120,6 +121,8 @@ def status(
     for service in (runtime.get("ecs") or {}).get("services", {}).values():
         table.add_row(f"ECS {service['serviceName']}",
                       f"running {service['runningCount']}/{service['desiredCount']} ({service['taskDefinition']})")
+    for label, value in status_rows(runtime.get("cloudwatch")):
+        table.add_row(label, value)
     table.add_row("processes", " ".join(str(pid) for pid in stack.processes()))
     table.add_row("run directory", str(stack.run_dir))
     for name, value in sorted(state.outputs.items()):
