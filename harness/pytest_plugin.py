@@ -23,6 +23,7 @@ from harness.config import Backend, HarnessSettings
 from harness.handle import StackHandle
 from harness.probes import eventually as _eventually
 from harness.progress import QuietReporter
+from harness.reporting import failure_report
 from harness.ses.client import SendResult, send_mail
 from harness.stack import Stack
 
@@ -86,6 +87,22 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         config.stash[KEPT_RUN_DIRS].add(str(settings.run_path))
         return
     stack.down()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed scenario that used the stack gets a "mailstack diagnosis" section: task log tails and the
+    trace of every mail the test sent (SMTP → SES rules → S3 key → SQS receives → row or DLQ)."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if not report.failed or "stack" not in getattr(item, "fixturenames", ()):
+        return
+    funcargs = getattr(item, "funcargs", None) or {}
+    handle = funcargs.get("stack")
+    if isinstance(handle, StackHandle):
+        mail = funcargs.get("mail")
+        sent = mail.sent if mail is not None else []
+        report.sections.append(("mailstack diagnosis", failure_report(handle, sent)))
 
 
 @pytest.fixture(scope="session")

@@ -64,6 +64,7 @@ def _target_states(aws: Any, tg_arn: str) -> list[str]:
     return [d["TargetHealth"]["State"] for d in descriptions]
 
 
+@pytest.mark.own_stack  # freezes the shared API fleet
 def test_hung_api_tasks_leave_rotation_then_are_replaced(stack, aws, eventually, harness_settings) -> None:
     service_name, tg_arn, group = _api_service(aws)
     eventually(lambda: _target_states(aws, tg_arn), lambda s: bool(s) and all(x == "healthy" for x in s),
