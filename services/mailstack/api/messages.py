@@ -142,7 +142,9 @@ async def get_raw_message(request: Request) -> Response:
 
 
 def _content_disposition(filename: str | None, fallback: str) -> str:
-    name = filename or fallback
+    """A download header naming the file only: no directories, so a client cannot be steered outside
+    its download folder by a name like `../../../etc/passwd` (the original name stays in the JSON)."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].lstrip(".").strip() or fallback
     ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name)
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
