@@ -17,6 +17,7 @@ from typing import Any
 from harness.alb.dataplane import AlbDataPlane
 from harness.aws.clients import AwsClients
 from harness.aws.dataplane_snapshots import write_snapshot
+from harness.cloudwatch import CloudWatchEmulation
 from harness.ecs import EcsRunner, ImageResolver
 from harness.postgres.rds_binding import RdsBinding
 from harness.runtime.dns import DnsSnapshotPublisher, ensure_alb_ca
@@ -67,6 +68,7 @@ class Runtime:
             self.alb,
             snapshot_paths(options.run_dir)["HARNESS_DNS_SNAPSHOT"],
         )
+        self.cloudwatch = CloudWatchEmulation(self.clients, self.alb, self.ecs, time_scale=options.time_scale)
         self._stop = threading.Event()
 
     def describe(self, ready: bool) -> dict[str, Any]:
@@ -75,6 +77,7 @@ class Runtime:
             "alb": self.alb.describe(),
             "smtp": {"host": self.ses.host, "port": self.ses.port},
             "ecs": self.ecs.snapshot(),
+            "cloudwatch": self.cloudwatch.snapshot(),
         }
 
     def publish(self, ready: bool = True) -> None:
@@ -94,6 +97,7 @@ class Runtime:
         # Serving means: every target group in use has a healthy target.
         self.alb.wait_healthy(timeout=self.options.healthy_timeout)
         self._confirm_subscriptions()
+        self.cloudwatch.start()  # metrics publishers and the alarm evaluator
         self.publish(ready=True)
         while not self._stop.wait(self.options.publish_interval):
             try:
@@ -111,7 +115,7 @@ class Runtime:
 
     def stop(self) -> None:
         self._stop.set()
-        for part in (self.ecs, self.ses, self.alb):
+        for part in (self.cloudwatch, self.ecs, self.ses, self.alb):
             try:
                 part.stop()
             except Exception:
