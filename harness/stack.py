@@ -203,7 +203,7 @@ class Stack:
                 runtime=self.settings.runtime,
             )
             self._save(state)
-            self._apply_and_bind(state, clients, pg, init=True)
+            self._apply_and_bind(state, clients, pg)
         except BaseException:
             # Ctrl-C or a failure mid-boot: leave nothing running and no half-made state behind.
             reap(self.run_dir)
@@ -217,16 +217,15 @@ class Stack:
         info = state.postgres_info
         pg = self._postgres(info.port)
         clients = AwsClients(state.aws_endpoint_url, state.region)
-        self._apply_and_bind(state, clients, pg, init=True)
+        self._apply_and_bind(state, clients, pg)
         self._save(state)
         return state
 
-    def _apply_and_bind(self, state: StackState, clients: AwsClients, pg: LocalPostgres, init: bool) -> None:
+    def _apply_and_bind(self, state: StackState, clients: AwsClients, pg: LocalPostgres) -> None:
         tf = self.terraform(state.aws_endpoint_url)
         with self.reporter.phase("terraform init"):
             tf.prepare()
-            if init:
-                tf.init(self.reporter.detail)
+            tf.init(self.reporter.detail)
         with self.reporter.phase("terraform apply"):
             tf.apply(self.reporter.detail)
             state.outputs = tf.outputs()
