@@ -80,12 +80,14 @@ class HealthMonitor:
         return result
 
     def routable(self, target_group_arn: str) -> list[Target]:
+        """Targets that may take a new request. When none is routable but some are unhealthy, the unhealthy
+        ones: an ALB fails open (routes to every unhealthy target) rather than answer 503 while targets
+        are registered; 503 is for a group with nothing but initial, draining or no targets."""
         with self._lock:
-            return [
-                target
-                for (tg_arn, target), machine in self._machines.items()
-                if tg_arn == target_group_arn and machine.view().routable
-            ]
+            views = [(target, machine.view()) for (tg_arn, target), machine in self._machines.items()
+                     if tg_arn == target_group_arn]
+        routable = [target for target, view in views if view.routable]
+        return routable or [target for target, view in views if view.state == State.UNHEALTHY]
 
     # ----------------------------------------------------------------- reconciliation (loop thread)
     def sync(self, model: AlbModel) -> None:

@@ -142,10 +142,22 @@ def test_health_check_timeout_is_reported_as_target_timeout(env: AlbEnv, plane: 
     assert (a.reason, a.description) == (Reason.TIMEOUT, "Request timed out")
 
 
-def test_no_healthy_target_answers_503(env: AlbEnv, plane: AlbDataPlane) -> None:
+def test_every_target_unhealthy_fails_open(env: AlbEnv, plane: AlbDataPlane) -> None:
+    # AWS: "If a target group contains only unhealthy registered targets, the load balancer routes
+    # requests to all those targets, regardless of their health status."
     for backend in ("a", "b"):
         env.backends[backend].health_status = 503
     env.wait_for(lambda: set(env.states().values()) == {"unhealthy"}, what="both unhealthy")
+    assert sorted(backends_hit(env.https(), 4)) == ["a", "a", "b", "b"]
+
+
+def test_no_routable_target_answers_503(env: AlbEnv, plane: AlbDataPlane) -> None:
+    env.elbv2.deregister_targets(
+        TargetGroupArn=env.api_tg, Targets=[{"Id": h, "Port": env.backends[n].port} for n, h in
+                                            (("a", "127.0.0.2"), ("b", "127.0.0.3"))]
+    )
+    plane.refresh()
+    assert set(env.states().values()) == {"draining"}
     response = env.https().get("/whoami")
     assert response.status_code == 503
     assert response.headers["server"] == "awselb/2.0"
