@@ -248,6 +248,13 @@ class AlbDataPlane:
         """Target group ARN -> health of each registered (or draining) target."""
         return self._health.health() if self._health else {}
 
+    def target_state(self, target_group_arn: str, target_id: str, port: int) -> str | None:
+        """The state of one target ("healthy", "unhealthy", ...), None when it is not registered."""
+        for target in self.health().get(target_group_arn, []):
+            if (target.id, target.port) == (target_id, port):
+                return target.state.value
+        return None
+
     def snapshot(self) -> dict[str, list[dict[str, Any]]]:
         """Plain JSON-able health, for writing back into the emulator's describe-target-health:
         tg arn -> [{id, port, state, reason, description}]."""

@@ -120,6 +120,7 @@ def parse_service(raw: dict[str, Any]) -> Service:
         desired_count=int(raw.get("desiredCount", 0)),
         status=str(raw.get("status", "ACTIVE")),
         launch_type=str(raw.get("launchType", "FARGATE")),
+        health_check_grace_period=float(raw.get("healthCheckGracePeriodSeconds") or 0),
         load_balancers=tuple(
             LoadBalancerRef(
                 target_group_arn=str(lb["targetGroupArn"]),

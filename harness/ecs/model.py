@@ -134,6 +134,7 @@ class Service:
     launch_type: str = "FARGATE"
     load_balancers: tuple[LoadBalancerRef, ...] = ()
     network_configuration: NetworkConfiguration | None = None
+    health_check_grace_period: float = 0.0  # seconds after a task starts during which ELB health is ignored
 
     @property
     def active(self) -> bool:

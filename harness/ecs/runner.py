@@ -14,7 +14,8 @@
   `update_service(desiredCount=...)` and new task definition revisions are followed; it keeps each
   ACTIVE service at its desired count, replaces tasks of an older revision once enough new ones run,
   restarts crashed tasks with exponential backoff (`harness.ecs.backoff`), and replaces tasks whose
-  essential container turns UNHEALTHY (container `healthCheck`).
+  essential container turns UNHEALTHY (container `healthCheck`) or whose target the load balancer
+  reports unhealthy once the service's `healthCheckGracePeriodSeconds` is over (`target_health`).
 * A task: PROVISIONING (address, secrets) -> PENDING (processes starting) -> RUNNING (registered in
   the service's target groups) -> DEACTIVATING (deregistered, draining for the target group's
   deregistration delay) -> STOPPING (stop signal, SIGKILL after stopTimeout) -> STOPPED.
@@ -35,7 +36,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import MappingProxyType
@@ -78,6 +79,10 @@ class EcsRunner:
     run_before_services: task definitions (family, family:revision or ARN) to run once before the
         services; `run_before_tag` (default `harness:run-before-services=true`, None disables) adds
         every family carrying that tag.
+    target_health: the load balancer's view, `(target group ARN, ip, port) -> state` ("healthy",
+        "unhealthy", ...; None when unknown), e.g. `AlbDataPlane.target_state`. A RUNNING service task
+        whose target is "unhealthy" after the grace period is stopped ("Task failed ELB health checks
+        in (target-group ...)") and replaced, as the ECS service scheduler does.
     environment_overrides: set last in every container's environment (over the task definition, secrets
         and the RDS rewrite). What the platform gets from AWS itself and the local cloud must supply:
         e.g. `harness.runtime.sns_trust.sns_trust_overrides(endpoint)` makes the services trust the
@@ -109,6 +114,7 @@ class EcsRunner:
         bind_host_var: str = BIND_HOST_VAR,
         log_flush_interval: float = 0.5,
         environment_overrides: Mapping[str, str] = _NO_OVERRIDES,
+        target_health: Callable[[str, str, int], str | None] | None = None,
     ) -> None:
         if time_scale <= 0:
             raise HarnessError(f"time_scale must be positive (got {time_scale})", "pass e.g. time_scale=10")
@@ -134,6 +140,7 @@ class EcsRunner:
         self.logs = LogShipper(clients, flush_interval=log_flush_interval)
         self.run_before: list[Task] = []
         self.environment_overrides: dict[str, str] = dict(environment_overrides)
+        self.target_health = target_health
 
         self._model = EcsModel()
         self._tasks: dict[str, Task] = {}
@@ -377,6 +384,8 @@ class EcsRunner:
         self._check_tasks()
         if self.health_checks:
             self._check_health()
+        if self.target_health is not None:
+            self._check_target_health(self.target_health)
         if not self._stopping.is_set():
             self._converge()
         self._trim_stopped()
@@ -565,6 +574,24 @@ class EcsRunner:
             if self._begin_stop(task, reason, StopCode.ESSENTIAL_CONTAINER_EXITED, drain=self.drain):
                 self.backoff.failed(task.service_arn)
         self._wake.set()
+
+    def _check_target_health(self, target_health: Callable[[str, str, int], str | None]) -> None:
+        now = time.time()
+        with self._lock:
+            services = {service.arn: service for service in self._model.services}
+            watched = [(task, list(self._targets.get(task.task_id, []))) for task in self._tasks.values()
+                       if task.service_arn and task.desired_status == "RUNNING" and task.started_at is not None]
+        for task, targets in watched:
+            service = services.get(str(task.service_arn))
+            grace = service.health_check_grace_period / self.time_scale if service else 0.0
+            if task.started_at is None or now - task.started_at < grace:
+                continue
+            for target in targets:
+                if target_health(target.target_group_arn, target.ip, target.port) == "unhealthy":
+                    reason = f"Task failed ELB health checks in (target-group {target.target_group_arn})"
+                    if self._begin_stop(task, reason, StopCode.SERVICE_SCHEDULER_INITIATED, drain=self.drain):
+                        self.backoff.failed(str(task.service_arn))
+                    break
 
     # ================================================================ stopping
     def _begin_stop(self, task: Task, reason: str, code: StopCode, drain: bool, inline: bool = False) -> bool:

@@ -61,6 +61,7 @@ class Runtime:
             run_before_services=options.run_before_services,
             die_with_parent=True,
             environment_overrides=sns_trust_overrides(state["aws_endpoint_url"]),
+            target_health=self.alb.target_state,
         )
         self.dns = DnsSnapshotPublisher(
             self.clients.client("route53"),

@@ -204,6 +204,31 @@ def test_unhealthy_container_is_replaced(world: EcsWorld):
     assert first.containers[0].health_status == "UNHEALTHY"
 
 
+def test_task_the_load_balancer_reports_unhealthy_is_replaced_after_the_grace_period(world: EcsWorld):
+    world.service("echo", world.register("echo"), desired=1)
+    # UpdateService keeps the grace period on stock moto (CreateService drops it without ecs-service-fields)
+    world.client("ecs").update_service(cluster=world.cluster_arn, service="echo", healthCheckGracePeriodSeconds=40)
+    unhealthy: set[str] = set()
+    asked: list[tuple[str, str, int]] = []
+
+    def target_state(target_group_arn: str, ip: str, port: int) -> str:
+        asked.append((target_group_arn, ip, port))
+        return "unhealthy" if ip in unhealthy else "healthy"
+
+    runner = world.runner(target_health=target_state).start()
+    [first] = _running(runner, "echo", 1)
+    unhealthy.add(first.ip)
+    time.sleep(1.0)  # the 40 s grace period is 2 s at this time scale
+    assert first.running, "stopped during the health check grace period"
+    assert asked == [], "the load balancer was consulted during the grace period"
+    wait_for(lambda: first.last_status is TaskStatus.STOPPED, 10, "the unhealthy task to stop")
+    assert (world.target_group_arn, first.ip, world.port) in asked
+    assert first.stopped_reason == f"Task failed ELB health checks in (target-group {world.target_group_arn})"
+    assert first.stop_code == "ServiceSchedulerInitiated"
+    [replacement] = _running(runner, "echo", 1)
+    assert replacement.task_id != first.task_id
+
+
 def test_unmapped_image_fails_fast(world: EcsWorld):
     world.service("echo", world.register("echo"), desired=1)
     runner = world.runner(image_map={})
