@@ -50,6 +50,8 @@ class ManagedProcess:
 
     `die_with_parent` ties it to the starting process (test sessions); a detached stack (`harness up`)
     leaves it running until `harness down`. Either way the run marker lets the reaper find it.
+    The child's environment is this process's with `env` on top, or with `inherit_env=False` exactly
+    `env` (to leave a variable out); the run marker is added in both cases.
     """
 
     name: str
@@ -57,6 +59,7 @@ class ManagedProcess:
     run_dir: Path
     log_path: Path
     env: Mapping[str, str] = field(default_factory=dict)
+    inherit_env: bool = True
     cwd: Path | None = None
     user: str | None = None
     die_with_parent: bool = False
@@ -66,7 +69,8 @@ class ManagedProcess:
 
     def start(self) -> int:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self.env, **marker_env(self.run_dir)}
+        inherited = os.environ if self.inherit_env else {}
+        env = {**inherited, **self.env, **marker_env(self.run_dir)}
         log = self.log_path.open("ab")
         if self.user:
             with contextlib.suppress(KeyError):
