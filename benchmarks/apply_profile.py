@@ -40,7 +40,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from harness.aws.moto_server import MotoServerProcess  # noqa: E402
+from harness.aws.moto_process import MotoServerProcess  # noqa: E402
 from harness.terraform.runner import TerraformRunner  # noqa: E402
 
 REGION = "us-east-1"
@@ -209,7 +209,7 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="mailstack-apply-profile-"))
     debug_log = work / "tf-debug.log"
-    moto = MotoServerProcess(patches=args.patch, no_patches=args.no_patches, log_path=work / "moto.log")
+    moto = MotoServerProcess(work, patches=args.patch, no_patches=args.no_patches, log_path=work / "moto.log")
     timeline = Timeline()
     try:
         moto.start(timeout=60)

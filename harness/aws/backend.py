@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-import urllib.request
 from pathlib import Path
 from typing import Protocol
 
 from harness.aws.clients import AwsClients
+from harness.aws.moto_process import MotoServerProcess, moto_ready
 from harness.errors import HarnessError
-from harness.process import ManagedProcess
 from harness.runtime.dns import ensure_alb_ca
 from harness.runtime.paths import snapshot_paths
-
-READY_PATH = "/moto-api/"
 
 
 class AwsBackend(Protocol):
@@ -30,12 +26,11 @@ class MotoBackend:
     def __init__(
         self, run_dir: Path, state_dir: Path, host: str, port: int, die_with_parent: bool = False
     ) -> None:
-        self.endpoint_url = f"http://{host}:{port}"
         self.state_dir = state_dir
-        self.process = ManagedProcess(
-            name="moto",
-            argv=[sys.executable, "-m", "harness.aws.moto_server", "--host", host, "--port", str(port)],
-            run_dir=run_dir,
+        self.server = MotoServerProcess(
+            run_dir,
+            host=host,
+            port=port,
             log_path=state_dir / "moto.log",
             env={
                 "HARNESS_SNS_SIGNING_DIR": str(state_dir / "sns-signing"),
@@ -45,18 +40,17 @@ class MotoBackend:
             },
             die_with_parent=die_with_parent,
         )
+        self.endpoint_url = self.server.endpoint
 
     def start(self, timeout: float = 60.0) -> float:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.process.start()
-        return self.process.wait_ready(self.ready, timeout)
+        return self.server.start(timeout)
 
     def ready(self) -> bool:
-        with urllib.request.urlopen(self.endpoint_url + READY_PATH, timeout=2) as response:  # noqa: S310
-            return bool(response.status == 200)
+        return moto_ready(self.endpoint_url)
 
     def stop(self) -> None:
-        self.process.stop()
+        self.server.stop()
 
 
 class EndpointBackend:

@@ -19,7 +19,8 @@ Order matters, so ``main`` does, in this order:
    (JSON: the patches applied), logs one line naming the address and the patches, and on SIGTERM or
    SIGINT stops serving and exits 0.
 
-Ready when ``GET http://HOST:PORT/moto-api/`` answers 200 (``MotoServerProcess.wait_ready`` polls it).
+Ready when ``GET http://HOST:PORT/moto-api/`` answers 200. ``harness.aws.moto_process.MotoServerProcess``
+starts it as a child process (tagged for the reaper) and polls that.
 ``--no-patches`` gives stock moto, to tell an emulator gap from a bug of ours. The patches, and where a
 cold ``terraform apply`` still spends its time, are described in ``harness/aws/patches/README.md``.
 """
@@ -31,21 +32,15 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any
 
-from harness.errors import HarnessError, ReadinessTimeoutError
+from harness.errors import HarnessError
 from harness.ports import free_port
 
-READY_PATH = "/moto-api/"
 PATCHES_PATH = "/_harness/patches"
 
 log = logging.getLogger("harness.aws.moto_server")
@@ -142,99 +137,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     serving.join(timeout=5)
     log.info("moto server on port %d stopped", port)
     return 0
-
-
-class MotoServerProcess:
-    """`python -m harness.aws.moto_server` as a child process: start(), wait_ready(), stop(), endpoint.
-
-    Usable as a context manager. The child is killed if it does not stop within `stop_timeout` seconds.
-    """
-
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int | None = None,
-        *,
-        patches: Iterable[str] | None = None,
-        no_patches: bool = False,
-        env: dict[str, str] | None = None,
-        log_path: Path | None = None,
-        stop_timeout: float = 10.0,
-    ) -> None:
-        self.host = host
-        self.port = port or free_port(host)
-        self.patches = list(patches) if patches is not None else None
-        self.no_patches = no_patches
-        self.env = env
-        self.log_path = log_path
-        self.stop_timeout = stop_timeout
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log_file: Any = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "harness.aws.moto_server", "--host", self.host, "--port", str(self.port)]
-        if self.no_patches:
-            cmd.append("--no-patches")
-        for name in self.patches or ():
-            cmd += ["--patch", name]
-        return cmd
-
-    def start(self, timeout: float = 30.0) -> MotoServerProcess:
-        if self.log_path is not None:
-            self._log_file = self.log_path.open("ab")
-        output = self._log_file if self._log_file is not None else subprocess.DEVNULL
-        self.process = subprocess.Popen(self.command(), env=self.env, stdout=output, stderr=subprocess.STDOUT)
-        try:
-            self.wait_ready(timeout)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process is not None and self.process.poll() is not None:
-                raise HarnessError(
-                    f"moto server exited with code {self.process.returncode} before it was ready",
-                    f"run `{' '.join(self.command())}` by hand to see why",
-                )
-            try:
-                with urllib.request.urlopen(self.endpoint + READY_PATH, timeout=2) as response:  # noqa: S310
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                raise ReadinessTimeoutError(
-                    f"moto server at {self.endpoint} not ready after {timeout:.0f}s",
-                    "check its log, or raise the timeout on a slow machine",
-                )
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-
-    def __enter__(self) -> MotoServerProcess:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 if __name__ == "__main__":

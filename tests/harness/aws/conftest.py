@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness.aws import patches
-from harness.aws.moto_server import MotoServerProcess
+from harness.aws.moto_process import MotoServerProcess
 from harness.ports import free_port
 from tests.harness.aws.support import Aws
 
@@ -40,10 +40,11 @@ def patched_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def stock_endpoint() -> Iterator[str]:
+def stock_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     patch_env = {key for patch in patches.discover().values() for key in patch.env}
     env = {key: value for key, value in os.environ.items() if key not in patch_env}
-    with MotoServerProcess(no_patches=True, env=env) as server:
+    run_dir = tmp_path_factory.mktemp("stock-moto")
+    with MotoServerProcess(run_dir, no_patches=True, env=env, inherit_env=False) as server:
         yield server.endpoint
 
 

@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from harness.alb.health import DESCRIPTIONS, Reason, State, TargetHealth
 from harness.aws import patches
 from harness.aws.dataplane_snapshots import ALB_SNAPSHOT_ENV, ECS_SNAPSHOT_ENV, SnapshotReader, write_snapshot
-from harness.aws.moto_server import MotoServerProcess
+from harness.aws.moto_process import MotoServerProcess
 from harness.ecs.model import Service
 from harness.ecs.runner import EcsRunner
 from harness.ecs.tasks import StopCode, Task, TaskStatus, new_task_id, task_arn
@@ -33,7 +33,7 @@ from tests.harness.aws.support import Aws, stock_fails, unique
 @pytest.fixture(scope="module")
 def snapshot_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     directory = tmp_path_factory.mktemp("snapshots")
-    return {"alb": directory / "alb.json", "ecs": directory / "ecs.json"}
+    return {"run": directory, "alb": directory / "alb.json", "ecs": directory / "ecs.json"}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,11 @@ def servers(snapshot_files: dict[str, Path]) -> Iterator[dict[str, MotoServerPro
     patch_env = {key for patch in patches.discover().values() for key in patch.env}
     env = {key: value for key, value in os.environ.items() if key not in patch_env}
     env |= {ALB_SNAPSHOT_ENV: str(snapshot_files["alb"]), ECS_SNAPSHOT_ENV: str(snapshot_files["ecs"])}
-    started = {"patched": MotoServerProcess(env=env), "stock": MotoServerProcess(no_patches=True, env=env)}
+    run_dir = snapshot_files["run"]
+    started = {
+        "patched": MotoServerProcess(run_dir, env=env, inherit_env=False),
+        "stock": MotoServerProcess(run_dir, no_patches=True, env=env, inherit_env=False),
+    }
     errors: list[BaseException] = []
 
     def start(server: MotoServerProcess) -> None:

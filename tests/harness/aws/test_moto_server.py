@@ -1,4 +1,5 @@
-"""`python -m harness.aws.moto_server`: readiness, the patch listing, patch selection, clean shutdown."""
+"""`python -m harness.aws.moto_server`: readiness, the patch listing, patch selection, clean shutdown, and the
+run marker that lets the reaper find a server a crashed test left behind."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import json
 import os
 import signal
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 from harness.aws import patches
-from harness.aws.moto_server import PATCHES_PATH, MotoServerProcess
+from harness.aws.moto_process import MotoServerProcess
+from harness.aws.moto_server import PATCHES_PATH
+from harness.reaper import processes_running, reap
 from tests.harness.aws.support import Aws
 
 pytestmark = pytest.mark.slow
@@ -21,28 +25,46 @@ def listed_patches(endpoint: str) -> list[str]:
         return list(json.load(response)["patches"])
 
 
-def test_serves_with_every_patch_and_stops_on_sigterm() -> None:
-    server = MotoServerProcess().start()
+def test_serves_with_every_patch_and_stops_on_sigterm(tmp_path: Path) -> None:
+    server = MotoServerProcess(tmp_path)
+    server.start()
     try:
         assert listed_patches(server.endpoint) == list(patches.discover())
-        assert server.process is not None
-        server.process.send_signal(signal.SIGTERM)
-        assert server.process.wait(10) == 0
+        popen = server.process.popen
+        assert popen is not None
+        popen.send_signal(signal.SIGTERM)
+        assert popen.wait(10) == 0
     finally:
         server.stop()
 
 
-def test_selected_patches_and_their_environment() -> None:
+def test_carries_the_run_marker_so_the_reaper_stops_it(tmp_path: Path) -> None:
+    server = MotoServerProcess(tmp_path)
+    server.start()
+    try:
+        found = processes_running(tmp_path, "harness.aws.moto_server")
+        assert [proc.pid for proc in found] == [server.process.pid]
+        assert reap(tmp_path, grace=5) == 1
+        assert server.process.popen is not None
+        server.process.popen.wait(10)
+        assert not server.process.alive()
+    finally:
+        server.stop()
+
+
+def test_selected_patches_and_their_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Exported, it would win over the patch's "true"; the exact environment leaves it out.
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
     env = {k: v for k, v in os.environ.items() if k != "MOTO_IAM_LOAD_MANAGED_POLICIES"}
-    with MotoServerProcess(patches=["iam-managed-policies"], env=env) as server:
+    with MotoServerProcess(tmp_path, patches=["iam-managed-policies"], env=env, inherit_env=False) as server:
         assert listed_patches(server.endpoint) == ["iam-managed-policies"]
         iam = Aws(server.endpoint, patched=True).client("iam")
         policy = iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")
         assert policy["Policy"]["PolicyName"] == "AmazonECSTaskExecutionRolePolicy"
 
 
-def test_no_patches_is_stock_moto() -> None:
-    with MotoServerProcess(no_patches=True) as server:
+def test_no_patches_is_stock_moto(tmp_path: Path) -> None:
+    with MotoServerProcess(tmp_path, no_patches=True) as server:
         assert listed_patches(server.endpoint) == []
 
 

@@ -30,7 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from harness.aws.moto_server import MotoServerProcess
+from harness.aws.moto_process import MotoServerProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -146,18 +146,19 @@ def signing_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 @pytest.fixture(scope="module")
-def patched_server(signing_dir: Any) -> Iterator[MotoServerProcess]:
+def patched_server(signing_dir: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServerProcess]:
     import os
 
     env = {**os.environ, "HARNESS_SNS_RETRY_SCALE": RETRY_SCALE, "HARNESS_SNS_SIGNING_DIR": str(signing_dir)}
     env.pop("HARNESS_SNS_PUBLIC_URL", None)
-    with MotoServerProcess(patches=["sns-http-delivery"], env=env) as server:
+    run_dir = tmp_path_factory.mktemp("patched-moto")
+    with MotoServerProcess(run_dir, patches=["sns-http-delivery"], env=env, inherit_env=False) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
-def stock_server() -> Iterator[MotoServerProcess]:
-    with MotoServerProcess(no_patches=True) as server:
+def stock_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServerProcess]:
+    with MotoServerProcess(tmp_path_factory.mktemp("stock-moto"), no_patches=True) as server:
         yield server
 
 

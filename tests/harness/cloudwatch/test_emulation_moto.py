@@ -8,13 +8,12 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.aws.clients import AwsClients
-from harness.aws.moto_server import MotoServerProcess
+from harness.aws.moto_process import MotoServerProcess
 from harness.cloudwatch import CloudWatchEmulation
 from harness.cloudwatch.alb_metrics import AlbMetrics
 from harness.cloudwatch.ecs_metrics import EcsMetrics
@@ -29,8 +28,7 @@ REGION = "us-east-1"
 
 @pytest.fixture(scope="module")
 def clients(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsClients]:
-    log = Path(tmp_path_factory.mktemp("moto")) / "moto.log"
-    with MotoServerProcess(log_path=log) as server:
+    with MotoServerProcess(tmp_path_factory.mktemp("moto")) as server:
         yield AwsClients(server.endpoint, REGION)
 
 

@@ -18,7 +18,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from harness.aws.moto_server import MotoServerProcess
+from harness.aws.moto_process import MotoServerProcess
 from harness.runtime.dns import write_dns_snapshot
 from harness.runtime.sns_confirm import resubscribe_pending, wait_confirmed
 from tests.harness.runtime.tls_endpoint import TlsEndpoint, ca_in
@@ -40,7 +40,7 @@ def moto(run_dir: Path) -> Iterator[MotoServerProcess]:
            "HARNESS_DNS_SNAPSHOT": str(run_dir / "snapshots" / "dns.json"),
            "HARNESS_CA_BUNDLE": str(run_dir / "alb" / "tls" / "ca.pem")}
     env.pop("HARNESS_SNS_PUBLIC_URL", None)
-    with MotoServerProcess(patches=["sns-http-delivery"], env=env) as server:
+    with MotoServerProcess(run_dir, patches=["sns-http-delivery"], env=env, inherit_env=False) as server:
         yield server
 
 

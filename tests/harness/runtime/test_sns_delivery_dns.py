@@ -20,7 +20,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from harness.aws.moto_server import MotoServerProcess
+from harness.aws.moto_process import MotoServerProcess
 from harness.runtime.dns import write_dns_snapshot
 from tests.harness.runtime.tls_endpoint import TlsEndpoint, ca_in
 
@@ -33,7 +33,8 @@ WEBHOOK = f"https://{HOST}/v1/webhooks/aws/sns"
 @pytest.fixture(scope="module")
 def dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("sns-dns")
-    return {"ca": root / "alb" / "tls", "other_ca": root / "other-ca", "dns": root / "snapshots" / "dns.json"}
+    return {"run": root, "ca": root / "alb" / "tls", "other_ca": root / "other-ca",
+            "dns": root / "snapshots" / "dns.json"}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ def moto(dirs: dict[str, Path]) -> Iterator[MotoServerProcess]:
     env = {**os.environ, "HARNESS_SNS_RETRY_SCALE": "0.01", "HARNESS_DNS_SNAPSHOT": str(dirs["dns"]),
            "HARNESS_CA_BUNDLE": str(dirs["ca"] / "ca.pem")}
     env.pop("HARNESS_SNS_PUBLIC_URL", None)
-    with MotoServerProcess(patches=["sns-http-delivery"], env=env) as server:
+    with MotoServerProcess(dirs["run"], patches=["sns-http-delivery"], env=env, inherit_env=False) as server:
         yield server
 
 

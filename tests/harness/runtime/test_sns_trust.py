@@ -15,7 +15,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from harness.aws.moto_server import MotoServerProcess
+from harness.aws.moto_process import MotoServerProcess
 from harness.errors import HarnessError
 from harness.ports import free_port
 from harness.runtime.dns import write_dns_snapshot
@@ -71,7 +71,7 @@ def moto(tmp_path: Path) -> Iterator[MotoServerProcess]:
     env = {**os.environ, "HARNESS_DNS_SNAPSHOT": str(tmp_path / "dns.json"),
            "HARNESS_CA_BUNDLE": str(tmp_path / "ca" / "ca.pem")}
     env.pop("HARNESS_SNS_PUBLIC_URL", None)
-    with MotoServerProcess(patches=["sns-http-delivery"], env=env) as server:
+    with MotoServerProcess(tmp_path, patches=["sns-http-delivery"], env=env, inherit_env=False) as server:
         yield server
 
 
