@@ -24,6 +24,7 @@ from harness.handle import StackHandle
 from harness.probes import eventually as _eventually
 from harness.progress import QuietReporter
 from harness.reporting import failure_report
+from harness.scenario import AlarmWatch, EcsControl
 from harness.ses.client import SendResult, send_mail
 from harness.stack import Stack
 
@@ -162,3 +163,29 @@ def mail(stack: StackHandle, request: pytest.FixtureRequest) -> Mail:
 @pytest.fixture
 def eventually() -> Callable[..., Any]:
     return _eventually
+
+
+@pytest.fixture(scope="session")
+def alarms(stack: StackHandle) -> Iterator[AlarmWatch]:
+    """The stack's CloudWatch alarms; `watch(name)` subscribes an SQS queue and an HTTPS endpoint to the
+    topics an alarm notifies, `wait_notification(...)` returns what both received. Unsubscribed at the end."""
+    stack.refresh()
+    if "cloudwatch" not in stack.runtime:
+        pytest.skip("this stack's runtime runs no CloudWatch emulation (a stack from an older harness?): "
+                    "`harness down` and boot again")
+    watch = AlarmWatch(stack, _eventually)
+    try:
+        yield watch
+    finally:
+        watch.close()
+
+
+@pytest.fixture
+def ecs(stack: StackHandle) -> Iterator[EcsControl]:
+    """ECS services of the stack: read, scale, kill/freeze/throttle tasks. Whatever a test changed is put
+    back when it ends (desired counts, frozen or throttled tasks), and the services run again."""
+    control = EcsControl(stack, _eventually)
+    try:
+        yield control
+    finally:
+        control.restore()
