@@ -1,12 +1,20 @@
-"""The ALB data plane behaves as the Terraform's listeners say: :80 redirects to :443, :443 serves TLS that
-verifies against the harness CA (and only against it)."""
+"""The ALB data plane behaves as the Terraform's listeners and target group say: :80 redirects to :443, :443
+serves TLS that verifies against the harness CA (and only against it), the emulator reports the data plane's
+target health, and a hung target leaves rotation after the health check thresholds without a failed request."""
 
 from __future__ import annotations
 
 import ssl
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
+
+from harness.handle import StackHandle
+from harness.scenario import EcsControl
 
 pytestmark = pytest.mark.scenario
 
@@ -38,3 +46,91 @@ def test_target_health_in_the_emulator_is_the_data_planes(stack, aws) -> None:
         described = elbv2.describe_target_health(TargetGroupArn=group["arn"])["TargetHealthDescriptions"]
         reported = {(d["Target"]["Id"], int(d["Target"]["Port"])): d["TargetHealth"]["State"] for d in described}
         assert reported == seen
+
+
+def _target_of(task: dict[str, Any], service: dict[str, Any]) -> str:
+    [ip] = [d["value"] for a in task["attachments"] for d in a["details"] if d["name"] == "privateIPv4Address"]
+    return f"{ip}:{service['loadBalancers'][0]['containerPort']}"
+
+
+class Clients:
+    """Requests through the ALB, back to back on `threads` connections, each result recorded."""
+
+    def __init__(self, stack: StackHandle, threads: int = 2, path: str = "/health") -> None:
+        self.results: list[tuple[int | str, float]] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._loop, args=(stack, path), daemon=True) for _ in range(threads)]
+
+    def _loop(self, stack: StackHandle, path: str) -> None:
+        with stack.https(timeout=120) as client:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                try:
+                    outcome: int | str = client.get(path).status_code
+                except httpx.HTTPError as exc:
+                    outcome = f"{type(exc).__name__}: {exc}"
+                self.results.append((outcome, time.monotonic() - started))
+
+    def __enter__(self) -> Clients:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=150)
+
+
+@pytest.mark.own_stack  # runs the API service at two tasks and hangs one
+def test_hung_api_task_leaves_rotation_after_the_threshold_and_no_request_fails(
+    stack: StackHandle, ecs: EcsControl, eventually: Callable[..., Any], harness_settings: Any
+) -> None:
+    """One of two API tasks hangs (SIGSTOP: port open, no answers) for as long as the ALB takes to find out.
+    It leaves rotation after the unhealthy threshold, ECS replaces it (the ALB reported it unhealthy), the
+    requests it held are answered once it resumes while it drains, and the replacement joins after the
+    healthy threshold. No request through the ALB fails meanwhile."""
+    service = ecs.load_balanced()
+    group = ecs.target_group(service)
+    interval = group["HealthCheckIntervalSeconds"] / float(harness_settings.time_scale)
+    check_timeout = group["HealthCheckTimeoutSeconds"] / float(harness_settings.time_scale)
+    tasks = ecs.scale(service["serviceName"], max(2, int(service["desiredCount"])))
+    targets = {_target_of(task, service) for task in tasks}
+    eventually(lambda: {t: h["State"] for t, h in ecs.target_health(service).items()},
+               lambda states: set(states) == targets and set(states.values()) == {"healthy"},
+               timeout=90, what="every API target registered and healthy before the fault")
+    hung, hung_target = tasks[0], _target_of(tasks[0], service)
+
+    with Clients(stack) as clients:
+        time.sleep(2 * interval)  # requests flowing to both targets first
+        frozen_at = time.monotonic()
+        ecs.freeze(hung)
+        try:
+            left = eventually(lambda: ecs.target_health(service).get(hung_target, {"State": "deregistered"}),
+                              lambda health: health["State"] != "healthy", timeout=(group[
+                                  "UnhealthyThresholdCount"] + 3) * interval + 30, interval=0.1,
+                              what=f"the hung target {hung_target} leaving rotation")
+            out_after = time.monotonic() - frozen_at
+        finally:
+            ecs.thaw(hung)  # the hang clears: what it held is answered while it drains
+        stopped = eventually(lambda: ecs.stopped_task(service["serviceName"], hung["taskArn"]), timeout=120,
+                             what="ECS stopping the task the ALB reported unhealthy")
+        replacement = eventually(
+            lambda: {_target_of(t, service): t for t in ecs.running_tasks(service["serviceName"])}.keys() - targets,
+            timeout=120, what="a replacement task running")
+        [new_target] = replacement
+        first_seen, seen_at = ecs.target_health(service).get(new_target, {}).get("State"), time.monotonic()
+        eventually(lambda: ecs.target_health(service).get(new_target, {}).get("State"), lambda s: s == "healthy",
+                   timeout=120, interval=0.1, what=f"the replacement target {new_target} healthy")
+        joined_after = time.monotonic() - seen_at
+        time.sleep(2 * interval)  # and serving alongside the other task
+
+    lower = (group["UnhealthyThresholdCount"] - 1) * interval
+    assert lower * 0.9 <= out_after <= (group["UnhealthyThresholdCount"] + 1) * interval + check_timeout + 3, left
+    assert stopped["stoppedReason"] == f"Task failed ELB health checks in (target-group {group['TargetGroupArn']})"
+    assert stopped["stopCode"] == "ServiceSchedulerInitiated"
+    failures = [(outcome, round(took, 2)) for outcome, took in clients.results if outcome != 200]
+    assert failures == [] and len(clients.results) > 10, f"{len(clients.results)} requests, failed: {failures}"
+    assert max(took for _, took in clients.results) > check_timeout, "no request was held by the hung task"
+    if first_seen == "initial":
+        assert joined_after >= (group["HealthyThresholdCount"] - 1) * interval * 0.9

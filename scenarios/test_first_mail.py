@@ -8,11 +8,9 @@ import hashlib
 import time
 from email import policy
 from pathlib import Path
-from typing import Any
 
+import httpx
 import pytest
-
-from harness.chaos import freeze_task, running_tasks, thaw_task
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
 pytestmark = pytest.mark.scenario
@@ -46,53 +44,39 @@ def test_mail_over_smtp_lands_in_postgres_and_reads_back_through_the_alb(mail, a
     assert raw.status_code == 200 and original["message-id"].encode() in raw.content
 
 
-def _api_service(aws: Any) -> tuple[str, str, dict[str, Any]]:
-    """The ECS service behind the ALB, and its target group (read back from the emulator)."""
-    ecs = aws.client("ecs")
-    for cluster in ecs.list_clusters()["clusterArns"]:
-        for arn in ecs.list_services(cluster=cluster)["serviceArns"]:
-            service = ecs.describe_services(cluster=cluster, services=[arn])["services"][0]
-            if service["loadBalancers"]:
-                tg_arn = service["loadBalancers"][0]["targetGroupArn"]
-                [group] = aws.client("elbv2").describe_target_groups(TargetGroupArns=[tg_arn])["TargetGroups"]
-                return service["serviceName"], tg_arn, group
-    raise AssertionError("no ECS service is registered with a load balancer")
-
-
-def _target_states(aws: Any, tg_arn: str) -> list[str]:
-    descriptions = aws.client("elbv2").describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
-    return [d["TargetHealth"]["State"] for d in descriptions]
-
-
 @pytest.mark.own_stack  # freezes the shared API fleet
-def test_hung_api_tasks_leave_rotation_then_are_replaced(stack, aws, eventually, harness_settings) -> None:
-    service_name, tg_arn, group = _api_service(aws)
-    eventually(lambda: _target_states(aws, tg_arn), lambda s: bool(s) and all(x == "healthy" for x in s),
+def test_hung_api_fleet_leaves_rotation_then_is_replaced(stack, ecs, eventually, harness_settings) -> None:
+    """Every API task hangs: each leaves rotation after the unhealthy threshold and ECS replaces it; with
+    only the replacements registered (initial) the ALB answers 503, then serves again once they are healthy."""
+    service = ecs.load_balanced()
+    group = ecs.target_group(service)
+    eventually(lambda: [h["State"] for h in ecs.target_health(service).values()],
+               lambda s: bool(s) and all(x == "healthy" for x in s),
                timeout=90, what="every API target healthy before the fault")
-    health_url = "/health"
-    with stack.https() as client:
-        assert client.get(health_url).status_code == 200
+    with stack.https(timeout=2) as client:
+        assert client.get("/health").status_code == 200
 
-        hung = running_tasks(stack, service_name)
+        hung = ecs.running_tasks(service["serviceName"])
         frozen_at = time.monotonic()
         for task in hung:
-            freeze_task(task)
-        try:
-            eventually(lambda: _target_states(aws, tg_arn), lambda s: "healthy" not in s,
-                       timeout=60, what="the hung targets leaving rotation")
-            out_after = time.monotonic() - frozen_at
-            scale = harness_settings.time_scale
-            lower_bound = (group["UnhealthyThresholdCount"] - 1) * group["HealthCheckIntervalSeconds"] / scale
-            assert out_after >= lower_bound * 0.9, f"out of rotation after {out_after:.1f}s < thresholds allow"
-            eventually(lambda: client.get(health_url).status_code, lambda code: code == 503,
-                       timeout=30, what="the ALB answering 503 with no healthy target")
+            ecs.freeze(task)
+        eventually(lambda: [h["State"] for h in ecs.target_health(service).values()], lambda s: "healthy" not in s,
+                   timeout=60, interval=0.1, what="the hung targets leaving rotation")
+        out_after = time.monotonic() - frozen_at
+        lower_bound = (group["UnhealthyThresholdCount"] - 1) * group["HealthCheckIntervalSeconds"]
+        assert out_after >= lower_bound / harness_settings.time_scale * 0.9, f"out of rotation after {out_after:.1f}s"
 
-            hung_ids = {task["taskArn"] for task in hung}
-            eventually(lambda: {t["taskArn"] for t in running_tasks(stack, service_name)},
-                       lambda ids: bool(ids) and not ids & hung_ids,
-                       timeout=120, what="the ECS runner replacing the hung tasks")
-            eventually(lambda: client.get(health_url).status_code, lambda code: code == 200,
-                       timeout=90, what="the ALB serving again from the replacement tasks")
-        finally:
-            for task in hung:
-                thaw_task(task)
+        def status() -> int | str:
+            try:
+                return client.get("/health").status_code
+            except httpx.TimeoutException:  # routed to a hung target while every target was unhealthy (fail-open)
+                return "timeout"
+
+        eventually(status, lambda code: code == 503, timeout=60, interval=0.1,
+                   what="the ALB answering 503 while only the replacements (initial) are registered")
+        for task in hung:
+            stopped = eventually(lambda task=task: ecs.stopped_task(service["serviceName"], task["taskArn"]),
+                                 timeout=120, what=f"ECS stopping {task['taskArn']}")
+            assert stopped["stoppedReason"].startswith("Task failed ELB health checks in (target-group ")
+        eventually(status, lambda code: code == 200, timeout=90,
+                   what="the ALB serving again from the replacement tasks")
