@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -101,6 +103,20 @@ def test_health(stack: Stack):
     response = stack.get("/health", token=None)
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def test_idle_keep_alive_connection_outlives_uvicorns_default(stack: Stack):
+    """The ALB reuses idle connections for up to its idle timeout; the API must not close them first (uvicorn
+    closes after 5 s by default, and a request sent on the closing connection becomes a 502)."""
+    connection = http.client.HTTPConnection("127.0.0.1", stack.api.port, timeout=10)
+    try:
+        connection.request("GET", "/health")
+        assert connection.getresponse().read() and connection.sock is not None
+        time.sleep(6)
+        connection.request("GET", "/health")  # on the same socket: http.client reconnects only if it knows
+        assert connection.getresponse().status == 200
+    finally:
+        connection.close()
 
 
 def test_healthcheck_command(stack: Stack):
