@@ -154,6 +154,7 @@ class WorkerSettings:
     attachments_bucket: str
     wait_time_seconds: int = 20
     batch_size: int = 10
+    ses_notification_grace_seconds: int = 30
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,7 @@ def load_worker_settings(environ: Mapping[str, str] | None = None) -> WorkerSett
         attachments_bucket=env.required("ATTACHMENTS_BUCKET"),
         wait_time_seconds=env.integer("WORKER_WAIT_TIME_SECONDS", 20, 0, 20),
         batch_size=env.integer("WORKER_BATCH_SIZE", 10, 1, 10),
+        ses_notification_grace_seconds=env.integer("WORKER_SES_NOTIFICATION_GRACE_SECONDS", 30, 0, 900),
     )
     env.check()
     return settings

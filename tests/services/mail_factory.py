@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from urllib.parse import quote_plus
 
@@ -37,13 +38,35 @@ def simple_mail(subject: str, recipient: str = "support@mail.acme.test", body: s
     return message.as_bytes()
 
 
-def s3_record(bucket: str, key: str, event_name: str = "ObjectCreated:Put") -> dict[str, object]:
+def ses_stored_mail(ses_message_id: str, recipients: list[str], sender: str = "sender@example.org") -> bytes:
+    """A mail as SES's S3 action stores it for several envelope recipients: its trace headers first, whose
+    `Received` names SES's message id (the object key's last segment) and the first recipient only. The
+    To header names a list, not the recipients."""
+    message = EmailMessage()
+    message["From"] = f"Sender <{sender}>"
+    message["To"] = "undisclosed-recipients:;"
+    message["Subject"] = f"to {len(recipients)} recipients"
+    message["Message-ID"] = f"<{ses_message_id}@example.org>"
+    message.set_content("hello all\n")
+    trace = (
+        f"Return-Path: <{sender}>\r\n"
+        "Received: from mx.example.org (mx.example.org [192.0.2.7])\r\n"
+        f" by inbound-smtp.us-east-1.amazonaws.com with SMTP id {ses_message_id}\r\n"
+        f" for {recipients[0]};\r\n"
+        " Mon, 03 Jun 2024 08:15:02 +0000 (UTC)\r\n"
+    )
+    return trace.encode() + message.as_bytes()
+
+
+def s3_record(
+    bucket: str, key: str, event_name: str = "ObjectCreated:Put", event_time: str = "2024-06-03T08:15:03.120Z"
+) -> dict[str, object]:
     """One S3 event record, with the key URL-encoded the way S3 sends it."""
     return {
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
         "awsRegion": "us-east-1",
-        "eventTime": "2024-06-03T08:15:03.120Z",
+        "eventTime": event_time,
         "eventName": event_name,
         "s3": {
             "s3SchemaVersion": "1.0",
@@ -54,8 +77,15 @@ def s3_record(bucket: str, key: str, event_name: str = "ObjectCreated:Put") -> d
     }
 
 
-def s3_event(bucket: str, *keys: str) -> str:
-    return json.dumps({"Records": [s3_record(bucket, key) for key in keys]})
+def s3_event(bucket: str, *keys: str, event_time: str | None = None) -> str:
+    times = {"event_time": event_time} if event_time else {}
+    return json.dumps({"Records": [s3_record(bucket, key, **times) for key in keys]})
+
+
+def now_iso() -> str:
+    """The current time the way S3 and SES write it (ISO 8601 UTC, milliseconds, `Z`)."""
+    moment = datetime.now(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def sns_envelope(message: str, topic_arn: str = "arn:aws:sns:us-east-1:123456789012:inbound") -> str:

@@ -33,6 +33,7 @@ def test_worker_defaults():
     settings = load_worker_settings(WORKER)
     assert settings.wait_time_seconds == 20
     assert settings.batch_size == 10
+    assert settings.ses_notification_grace_seconds == 30
     assert settings.common.log_level == "INFO"
     assert settings.database.port == 5432
 
@@ -42,6 +43,15 @@ def test_worker_overrides():
         {**WORKER, "WORKER_WAIT_TIME_SECONDS": "1", "WORKER_BATCH_SIZE": "3", "LOG_LEVEL": "debug"}
     )
     assert (settings.wait_time_seconds, settings.batch_size, settings.common.log_level) == (1, 3, "DEBUG")
+
+
+def test_ses_notification_grace_is_configurable_and_bounded():
+    assert (
+        load_worker_settings({**WORKER, "WORKER_SES_NOTIFICATION_GRACE_SECONDS": "0"}).ses_notification_grace_seconds
+        == 0
+    )
+    with pytest.raises(ConfigError, match="WORKER_SES_NOTIFICATION_GRACE_SECONDS must be an integer from 0 to 900"):
+        load_worker_settings({**WORKER, "WORKER_SES_NOTIFICATION_GRACE_SECONDS": "901"})
 
 
 def test_missing_variable_is_named_with_its_source():

@@ -1,8 +1,10 @@
 """The SMTP envelope as far as the stored message shows it.
 
-SES prepends `Return-Path` (envelope sender) and a `Received: ... for <recipient>;` trace header;
-other MTAs add `X-Original-To` or `Delivered-To`. The SES receipt notification, when the worker gets
-one, carries the envelope exactly and takes precedence (see worker.events).
+SES prepends `Return-Path` (envelope sender) and a `Received: ... by inbound-smtp.<region>.amazonaws.com
+with SMTP id <SES message id> for <recipient>;` trace header that names ONE recipient, whatever the
+number of recipients SES accepted; other MTAs add `X-Original-To` or `Delivered-To`. So the stored mail
+is a fallback: the SES receipt notification carries the envelope exactly and takes precedence (see
+worker.events and worker.ingest).
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from mailstack.mail.text import clean_text
 
 _FOR_CLAUSE = re.compile(r"\bfor\s+<?([^\s<>;@]+@[^\s<>;]+?)>?\s*;", re.IGNORECASE)
 _ANGLE = re.compile(r"<([^<>]*)>")
+_SES_SMTP_ID = re.compile(
+    r"\bby\s+inbound-smtp\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?\s+with\s+\S+\s+id\s+([^\s;]+)", re.IGNORECASE
+)
 _RECIPIENT_HEADERS = ("X-Original-To", "Delivered-To", "X-Envelope-To")
 
 
@@ -48,3 +53,16 @@ def envelope_recipients(message: Message) -> tuple[str, ...]:
         if "@" in address:
             unique.setdefault(address.lower(), None)
     return tuple(unique)
+
+
+def ses_message_id(message: Message) -> str | None:
+    """The SES message id (`with SMTP id ...`) when the topmost Received header is SES inbound's, else None.
+
+    SES stores a received mail under `<prefix><SES message id>`, so a stored object whose key ends in
+    this id was written by a receipt rule's S3 action (and SES also notifies its topic, if it has one).
+    """
+    received = _raw_values(message, "Received")
+    if not received:
+        return None
+    match = _SES_SMTP_ID.search(" ".join(received[0].split()))
+    return match.group(1) if match else None

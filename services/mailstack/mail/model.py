@@ -46,6 +46,8 @@ class ParsedMail:
     bcc: tuple[Address, ...] = ()
     envelope_from: str | None = None
     envelope_to: tuple[str, ...] = ()
+    #: The SES message id of SES inbound's topmost Received header (None when SES did not receive it).
+    ses_message_id: str | None = None
     text_body: str | None = None
     html_body: str | None = None
     attachments: tuple[Attachment, ...] = ()

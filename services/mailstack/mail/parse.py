@@ -12,7 +12,7 @@ import re
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 
-from mailstack.mail.envelope import envelope_recipients, envelope_sender
+from mailstack.mail.envelope import envelope_recipients, envelope_sender, ses_message_id
 from mailstack.mail.headers import MessageHeaders, part_header_text
 from mailstack.mail.model import Attachment, ParsedMail
 from mailstack.mail.text import clean_text, decode_bytes
@@ -156,6 +156,7 @@ def _parse(raw: bytes, defects: list[str]) -> ParsedMail:
         bcc=headers.addresses("Bcc"),
         envelope_from=envelope_sender(message),
         envelope_to=envelope_recipients(message),
+        ses_message_id=ses_message_id(message),
         text_body=_join(bodies.text),
         html_body=_join(bodies.html),
         attachments=tuple(bodies.attachments),

@@ -32,7 +32,12 @@ def run_worker(settings: WorkerSettings) -> int:
     try:
         worker = Worker(
             sqs=sqs_client(settings.common.region, settings.wait_time_seconds),
-            ingestor=Ingestor(s3_client(settings.common.region), pool, settings.attachments_bucket),
+            ingestor=Ingestor(
+                s3_client(settings.common.region),
+                pool,
+                settings.attachments_bucket,
+                ses_notification_grace_seconds=settings.ses_notification_grace_seconds,
+            ),
             queue_url=settings.inbound_queue_url,
             wait_time_seconds=settings.wait_time_seconds,
             batch_size=settings.batch_size,

@@ -6,8 +6,9 @@ Understood shapes:
 - the `s3:TestEvent` S3 sends when a notification configuration is saved;
 - either of the above wrapped in an SNS envelope (`{"Type": "Notification", "Message": "<json>"}`),
   or delivered raw (SNS raw message delivery);
-- an SES receipt notification (`"notificationType": "Received"`) whose action stored the mail in S3;
-  it also carries the exact SMTP envelope.
+- an SES receipt notification (`"notificationType": "Received"`) whose action stored the mail in S3
+  (the S3 action's `topic_arn` notification, no content), raw or in an SNS envelope; it also carries the
+  exact SMTP envelope (every accepted recipient), which the stored mail does not (see worker.ingest).
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 Failures leave the message on the queue: it becomes visible again after the visibility timeout and
 moves to the DLQ after maxReceiveCount. Permanent failures (undecodable body, missing object) are
 logged with their reason and also left there, so they end up in the DLQ where operators see them.
+An S3 event that waits for SES's receipt notification (see worker.ingest) is not deleted either: its
+visibility timeout is set to the rest of the wait, and on its next receive it is a duplicate (deleted)
+or, if the notification never came, ingested with the envelope the stored mail shows.
 """
 
 from __future__ import annotations
@@ -20,6 +23,12 @@ from mailstack.worker.ingest import Ingestor, PermanentIngestError
 logger = logging.getLogger(__name__)
 
 RECEIVE_ERROR_BACKOFF_SECONDS = 5.0
+
+_MESSAGES = {
+    "ingested": "message ingested",
+    "duplicate": "message already ingested",
+    "envelope_replaced": "message already ingested: its envelope replaced by the SES notification's",
+}
 
 
 class Worker:
@@ -87,7 +96,7 @@ class Worker:
             if deleted:
                 logger.info("S3 test event deleted", extra={**context, "outcome": "test_event"})
             return deleted
-        if not all(self._ingest(ref, context) for ref in decoded.objects):
+        if not all(self._ingest(message, ref, context) for ref in decoded.objects):
             return False
         if not self._delete(message, context):
             return False
@@ -102,12 +111,12 @@ class Worker:
         )
         return True
 
-    def _ingest(self, ref: ObjectRef, context: dict[str, Any]) -> bool:
+    def _ingest(self, message: dict[str, Any], ref: ObjectRef, context: dict[str, Any]) -> bool:
         """Ingest one object and log the outcome; False when the message must stay on the queue."""
         started = time.monotonic()
         context = {**context, "s3_bucket": ref.bucket, "s3_key": ref.key}
         try:
-            result = self._ingestor.ingest(ref)
+            result = self._ingestor.ingest(ref, first_receive=(context.get("receive_count") or 1) <= 1)
         except PermanentIngestError as exc:
             logger.error(
                 "permanent failure: message left for the DLQ",
@@ -120,18 +129,42 @@ class Worker:
                 extra={**context, "reason": f"{type(exc).__name__}: {exc}", "outcome": "retry"},
             )
             return False
+        if result.defer_seconds is not None:
+            self._defer(message, result.defer_seconds, context)
+            logger.info(
+                "waiting for the SES receipt notification (the SMTP envelope): message left on the queue",
+                extra={
+                    **context,
+                    "message_uuid": str(result.message_id),
+                    "outcome": result.outcome,
+                    "visible_again_in_seconds": result.defer_seconds,
+                },
+            )
+            return False
         logger.info(
-            "message ingested" if result.created else "message already ingested",
+            _MESSAGES[result.outcome],
             extra={
                 **context,
                 "message_uuid": str(result.message_id),
                 "attachments": result.attachments,
                 "defects": result.defects,
-                "outcome": "ingested" if result.created else "duplicate",
+                "outcome": result.outcome,
                 "duration_ms": round((time.monotonic() - started) * 1000, 1),
             },
         )
         return True
+
+    def _defer(self, message: dict[str, Any], seconds: int, context: dict[str, Any]) -> None:
+        """Make the message visible again in `seconds` (if this fails, it is after the visibility timeout)."""
+        try:
+            self._sqs.change_message_visibility(
+                QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=seconds
+            )
+        except Exception as exc:
+            logger.warning(
+                "changing the visibility of a deferred message failed; it returns after the visibility timeout",
+                extra={**context, "reason": f"{type(exc).__name__}: {exc}"},
+            )
 
     def _delete(self, message: dict[str, Any], context: dict[str, Any]) -> bool:
         """Delete after the commit. If that fails the message comes back and is a harmless duplicate."""

@@ -62,12 +62,16 @@ class NewMessage:
         candidates = self.envelope_to or tuple(
             address.address for address in (*self.mail.to, *self.mail.cc, *self.mail.bcc)
         )
-        return sorted({address.lower() for address in candidates if _is_mailbox(address)})
+        return envelope_inbox_addresses(candidates)
 
 
 def _is_mailbox(address: str) -> bool:
     local, at, domain = address.rpartition("@")
     return bool(at and local and domain and " " not in address)
+
+
+def envelope_inbox_addresses(envelope_to: tuple[str, ...]) -> list[str]:
+    return sorted({address.lower() for address in envelope_to if _is_mailbox(address)})
 
 
 def message_exists(conn: Connection, raw_bucket: str, raw_key: str) -> bool:
@@ -105,7 +109,10 @@ def _inbox_ids(conn: Connection, addresses: list[str]) -> dict[str, int]:
 
 def insert_message(conn: Connection, message: NewMessage) -> bool:
     """Insert the message and everything that belongs to it; False when the S3 object was already
-    ingested (nothing is written then)."""
+    ingested (nothing is written then).
+
+    ON CONFLICT names no constraint: `id` is derived from (raw_bucket, raw_key), so two racing inserts of
+    one object conflict on both unique indexes, and whichever Postgres checks first must not raise."""
     mail = message.mail
     row = conn.execute(
         """
@@ -113,7 +120,7 @@ def insert_message(conn: Connection, message: NewMessage) -> bool:
             id, message_id_header, envelope_from, envelope_to, subject, from_header, from_address,
             sent_at, headers, text_body, html_body, size_bytes, raw_bucket, raw_key, defects, received_at
         ) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-        ON CONFLICT (raw_bucket, raw_key) DO NOTHING
+        ON CONFLICT DO NOTHING
         RETURNING id
         """,
         (
@@ -166,5 +173,46 @@ def insert_message(conn: Connection, message: NewMessage) -> bool:
                 )
                 for a in message.attachments
             ],
+        )
+    return True
+
+
+def replace_envelope(
+    conn: Connection, raw_bucket: str, raw_key: str, envelope_from: str | None, envelope_to: tuple[str, ...]
+) -> bool:
+    """Make the SMTP envelope SES notified the one of an already ingested message, inside the caller's
+    transaction: its envelope columns and `envelope` recipient rows, and the inboxes that list it (exactly
+    the envelope recipients'). False when nothing changed (no such message, or already this envelope).
+
+    The message row is locked first (FOR UPDATE), as insert_message locks it by inserting it, so a
+    concurrent insert or replacement of the same message waits for this one and sees its result.
+    """
+    row = conn.execute(
+        "SELECT id, envelope_from, envelope_to FROM messages WHERE raw_bucket = %s AND raw_key = %s FOR UPDATE",
+        (raw_bucket, raw_key),
+    ).fetchone()
+    if row is None:
+        return False
+    message_id, current_from, current_to = row
+    if current_from == envelope_from and tuple(current_to) == tuple(envelope_to):
+        return False
+    conn.execute(
+        "UPDATE messages SET envelope_from = %s, envelope_to = %s WHERE id = %s",
+        (envelope_from, list(envelope_to), message_id),
+    )
+    addresses = envelope_inbox_addresses(envelope_to)
+    _inbox_ids(conn, addresses)
+    with conn.cursor() as cur:
+        cur.execute("DELETE FROM recipients WHERE message_id = %s AND kind = 'envelope'", (message_id,))
+        cur.executemany(
+            "INSERT INTO recipients (message_id, kind, position, display_name, address) "
+            "VALUES (%s, 'envelope', %s, NULL, %s)",
+            [(message_id, position, address) for position, address in enumerate(envelope_to)],
+        )
+        cur.execute(
+            "UPDATE recipients r SET inbox_id = "
+            "(SELECT i.id FROM inboxes i WHERE i.address = lower(r.address) AND i.address = ANY(%s)) "
+            "WHERE r.message_id = %s",
+            (addresses, message_id),
         )
     return True
