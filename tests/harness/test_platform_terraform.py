@@ -104,22 +104,45 @@ def test_raw_mail_bucket_notifies_the_inbound_queue(aws: AwsClients, outputs: di
     assert any("s3.amazonaws.com" in json.dumps(statement.get("Principal")) for statement in policy["Statement"])
 
 
-def test_active_receipt_rule_stores_in_s3_then_notifies_sns(aws: AwsClients, outputs: dict[str, Any]) -> None:
+def test_active_receipt_rule_stores_in_s3_and_notifies_the_topic_without_content(
+    aws: AwsClients, outputs: dict[str, Any]
+) -> None:
     active = aws.client("ses").describe_active_receipt_rule_set()
     assert active["Metadata"]["Name"] == outputs["receipt_rule_set_name"]
     [rule] = [r for r in active["Rules"] if r["Name"] == outputs["receipt_rule_name"]]
     assert rule.get("Enabled", False)
     assert outputs["mail_domain"] in rule["Recipients"]
-    s3_action, sns_action = rule["Actions"][0]["S3Action"], rule["Actions"][1]["SNSAction"]
+    # No SNS action: it carries the mail's content and SES bounces mail over 150 KB for it. The S3 action's
+    # topic gets a notification (bucket, key, envelope) without content, whatever the size.
+    [action] = rule["Actions"]
+    s3_action = action["S3Action"]
     assert s3_action["BucketName"] == outputs["raw_mail_bucket"]
     assert s3_action["ObjectKeyPrefix"] == "inbound/"
-    assert sns_action["TopicArn"] == outputs["inbound_topic_arn"]
+    assert s3_action["TopicArn"] == outputs["inbound_topic_arn"]
 
 
 def test_inbound_topic_is_subscribed_by_the_api_webhook(aws: AwsClients, outputs: dict[str, Any]) -> None:
     subs = aws.client("sns").list_subscriptions_by_topic(TopicArn=outputs["inbound_topic_arn"])["Subscriptions"]
     assert [s["Endpoint"] for s in subs if s["Protocol"] == "https"] == [outputs["api_webhook_url"]]
     assert outputs["api_webhook_url"].endswith("/v1/webhooks/aws/sns")
+
+
+def test_inbound_queue_gets_the_s3_actions_notifications(aws: AwsClients, outputs: dict[str, Any]) -> None:
+    sns = aws.client("sns")
+    subs = sns.list_subscriptions_by_topic(TopicArn=outputs["inbound_topic_arn"])["Subscriptions"]
+    [queue_sub] = [s for s in subs if s["Endpoint"] == outputs["queue_arns"]["inbound"]]
+    assert queue_sub["Protocol"] == "sqs"
+    attributes = sns.get_subscription_attributes(SubscriptionArn=queue_sub["SubscriptionArn"])["Attributes"]
+    assert attributes["RawMessageDelivery"] == "true"
+    assert attributes["FilterPolicyScope"] == "MessageBody"
+    assert json.loads(attributes["FilterPolicy"]) == {
+        "notificationType": ["Received"],
+        "receipt": {"action": {"type": ["S3"]}},
+    }
+    policy = json.loads(aws.client("sqs").get_queue_attributes(
+        QueueUrl=outputs["queue_urls"]["inbound"], AttributeNames=["Policy"])["Attributes"]["Policy"])
+    [from_topic] = [s for s in policy["Statement"] if "sns.amazonaws.com" in json.dumps(s.get("Principal"))]
+    assert from_topic["Condition"]["ArnEquals"]["aws:SourceArn"] == outputs["inbound_topic_arn"]
 
 
 def test_alb_listeners_and_target_group_health_check(aws: AwsClients, outputs: dict[str, Any]) -> None:

@@ -181,6 +181,24 @@ data "aws_iam_policy_document" "inbound_queue" {
       values   = [local.account_id]
     }
   }
+
+  # The SES receipt notifications of the S3 action (via the inbound topic) carry the SMTP envelope.
+  statement {
+    sid       = "AllowInboundTopicNotifications"
+    actions   = ["sqs:SendMessage"]
+    resources = [var.inbound_queue_arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["sns.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_sns_topic.inbound.arn]
+    }
+  }
 }
 
 resource "aws_sqs_queue_policy" "inbound" {
@@ -295,6 +313,22 @@ resource "aws_sns_topic_policy" "inbound" {
   policy = data.aws_iam_policy_document.inbound_topic.json
 }
 
+# The worker takes the SMTP envelope (every accepted recipient) from SES's notification: the stored mail
+# names one recipient only. Only the S3 action's "Received" notifications go to the worker's queue.
+resource "aws_sns_topic_subscription" "inbound_queue" {
+  topic_arn            = aws_sns_topic.inbound.arn
+  protocol             = "sqs"
+  endpoint             = var.inbound_queue_arn
+  raw_message_delivery = true
+  filter_policy_scope  = "MessageBody"
+  filter_policy = jsonencode({
+    notificationType = ["Received"]
+    receipt          = { action = { type = ["S3"] } }
+  })
+
+  depends_on = [aws_sqs_queue_policy.inbound]
+}
+
 resource "aws_sns_topic_subscription" "api_webhook" {
   topic_arn              = aws_sns_topic.inbound.arn
   protocol               = "https"
@@ -364,16 +398,13 @@ resource "aws_ses_receipt_rule" "store" {
   scan_enabled  = var.scan_enabled
   tls_policy    = var.tls_policy
 
+  # The S3 action's topic gets a notification without the mail's content (bucket, object key, envelope),
+  # whatever the mail's size; an SNS action would carry the content and bounce mail over 150 KB.
   s3_action {
     position          = 1
     bucket_name       = aws_s3_bucket.this["raw_mail"].id
     object_key_prefix = var.inbound_prefix
-  }
-
-  sns_action {
-    position  = 2
-    topic_arn = aws_sns_topic.inbound.arn
-    encoding  = "UTF-8"
+    topic_arn         = aws_sns_topic.inbound.arn
   }
 
   # SES checks at creation that it may write to the bucket and publish to the topic.

@@ -24,7 +24,7 @@ output "inbound_prefix" {
 }
 
 output "inbound_topic_arn" {
-  description = "SNS topic SES publishes received mail to."
+  description = "SNS topic the S3 action notifies of received mail (no content): inbound queue, API webhook."
   value       = aws_sns_topic.inbound.arn
 }
 
