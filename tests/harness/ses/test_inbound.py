@@ -311,6 +311,17 @@ def test_sns_action_bounces_mail_over_150_kb_but_s3_keeps_it(account, inbound):
     assert [b["reason"] for b in inbound.outbox() if b["originalMessageId"] == result.message_id] == ["SNS size"]
 
 
+def test_s3_action_topic_notifies_mail_over_150_kb_without_content(account, inbound):
+    """What the platform's rule relies on: only the SNS action has the 150 KB limit; the S3 action's topic
+    notification (bucket, key, envelope, no content) comes for mail of any size."""
+    result = send(inbound, "k@example.com", raw=mail("k@example.com", subject="big", size=160_000))
+    [alert] = account.notifications(account.topic_alerts, result.message_id)
+    assert "content" not in alert["ses"]
+    assert alert["ses"]["receipt"]["action"]["objectKey"] == f"inbound/{result.message_id}"
+    assert alert["ses"]["receipt"]["recipients"] == ["k@example.com"]
+    assert account.objects(f"inbound/{result.message_id}")
+
+
 def test_rule_changes_apply_without_restart(account, inbound):
     ses = account.client("ses")
     ses.create_receipt_rule_set(RuleSetName="catchall")
