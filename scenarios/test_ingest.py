@@ -257,12 +257,6 @@ def test_large_mail_with_5_mb_of_attachments_lands_intact(mail: Any, api: Any, e
     assert detail["raw"]["key"].endswith(str(sent.message_id))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mailstack bug: with only the S3 event to go on, the worker takes the envelope from the stored mail's "
-    "topmost `Received: ... for <recipient>` (one address), so a mail accepted for several recipients is listed "
-    "in the first one's inbox only (services/mailstack/mail/envelope.py, worker/store.py inbox_addresses)",
-)
 def test_mail_to_several_recipients_is_listed_in_each_inbox(
     mail: Any, api: Any, eventually: Callable[..., Any]
 ) -> None:
@@ -274,12 +268,6 @@ def test_mail_to_several_recipients_is_listed_in_each_inbox(
     assert {r: [m["id"] for m in _inbox(api, r)] for r in recipients} == {r: [first["id"]] for r in recipients}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mailstack bug: the receipt rule's SNS action carries the whole mail, and SES bounces mail over 150 KB "
-    "for it, so the sender of any mail over 150 KB gets a 552 bounce although the S3 action stored it and it was "
-    "ingested (terraform/modules/mail_ingest sns_action; a topic_arn on the s3_action notifies without content)",
-)
 def test_mail_over_150_kb_is_not_bounced_to_its_sender(
     stack: Any, mail: Any, api: Any, eventually: Callable[..., Any]
 ) -> None:
