@@ -1,0 +1,99 @@
+"""Wall time of `pytest scenarios/`: cold (no stack: the session boots one and stops it) and reused (a stack
+`harness up` left running), serially and with pytest-xdist `-n 2`; then the slowest scenarios of each run.
+
+Usage: .venv/bin/python benchmarks/scenario_suite.py [--modes cold-serial,cold-n2,reused-serial,reused-n2]
+                                                      [--slowest 10] [--run-dir DIR] [-- extra pytest args]
+
+"cold" means no stack runs (Terraform's provider cache and the venv exist, as on a CI runner that ran
+bootstrap). Every run uses its own run directory, so this does not disturb a stack you have running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.pytest_plugin import DEFAULT_TIME_SCALE
+
+ROOT = Path(__file__).resolve().parents[1]
+MODES = ("cold-serial", "cold-n2", "reused-serial", "reused-n2")
+DURATION = re.compile(r"^(?P<seconds>\d+\.\d+)s (?P<when>call|setup|teardown)\s+(?P<test>\S+)")
+SUMMARY = re.compile(r"=+ (?P<summary>.*(passed|failed).*) in [\d.]+s")
+
+
+@dataclass
+class Run:
+    mode: str
+    seconds: float
+    summary: str
+    durations: list[tuple[float, str, str]] = field(default_factory=list)
+
+
+def harness(*args: str) -> None:
+    # the plugin's default time scale, so that the session reuses the stack instead of restarting its data plane
+    env = {**os.environ, "HARNESS_TIME_SCALE": str(DEFAULT_TIME_SCALE)}
+    subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=ROOT, check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+
+
+def run_suite(mode: str, run_dir: Path, slowest: int, extra: list[str]) -> Run:
+    argv = [sys.executable, "-m", "pytest", "scenarios", "-q", "-p", "no:cacheprovider", f"--durations={slowest}",
+            f"--harness-run-dir={run_dir}", *(["-n", "2"] if mode.endswith("n2") else []), *extra]
+    started = time.monotonic()
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.monotonic() - started
+    summaries = [m["summary"] for m in map(SUMMARY.search, done.stdout.splitlines()) if m]
+    run = Run(mode, seconds, summaries[-1] if summaries else f"exit {done.returncode}")
+    for line in done.stdout.splitlines():
+        if match := DURATION.match(line.strip()):
+            run.durations.append((float(match["seconds"]), match["when"], match["test"]))
+    if done.returncode != 0:
+        print(done.stdout[-4000:], file=sys.stderr)
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, from {', '.join(MODES)}")
+    parser.add_argument("--slowest", type=int, default=10)
+    parser.add_argument("--run-dir", type=Path, default=None, help="base directory for the runs' stacks")
+    args, extra = parser.parse_known_args()
+    extra = [a for a in extra if a != "--"]
+    modes = [m for m in args.modes.split(",") if m]
+    unknown = set(modes) - set(MODES)
+    if unknown:
+        parser.error(f"unknown modes {sorted(unknown)}; choose from {', '.join(MODES)}")
+    base = args.run_dir or Path(tempfile.mkdtemp(prefix="mailstack-scenario-bench-"))
+    runs: list[Run] = []
+    reused_dir = base / "reused"
+    try:
+        for mode in modes:
+            if mode.startswith("cold"):
+                run_dir = base / mode
+                harness("down", "--run-dir", str(run_dir))  # nothing of an earlier run may be reused
+            else:
+                run_dir = reused_dir
+                harness("up", "--run-dir", str(run_dir))
+            run = run_suite(mode, run_dir, args.slowest, extra)
+            runs.append(run)
+            print(f"{mode:<14} {run.seconds:8.1f} s   {run.summary}", flush=True)
+    finally:
+        harness("down", "--run-dir", str(reused_dir))
+        for mode in modes:
+            if mode.startswith("cold"):
+                harness("down", "--run-dir", str(base / mode))
+    for run in runs:
+        print(f"\nslowest {args.slowest} ({run.mode}):")
+        for seconds, when, test in run.durations:
+            print(f"  {seconds:7.2f} s  {when:<8} {test}")
+
+
+if __name__ == "__main__":
+    main()
