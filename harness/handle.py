@@ -86,7 +86,7 @@ class StackHandle:
     def https(self, **kwargs: Any) -> httpx.Client:
         """A client for the ALB's :443 listener that verifies TLS against the harness CA."""
         verify = ssl.create_default_context(cafile=self.ca_bundle)
-        return httpx.Client(base_url=self.listener(443)["local_url"], verify=verify, timeout=30, **kwargs)
+        return httpx.Client(**{"base_url": self.listener(443)["local_url"], "verify": verify, "timeout": 30, **kwargs})
 
     def container_secret(self, name: str) -> str:
         """The value ECS would inject as `name` into a service's container (first service that declares it)."""
