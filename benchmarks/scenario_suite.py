@@ -25,7 +25,7 @@ from harness.pytest_plugin import DEFAULT_TIME_SCALE
 ROOT = Path(__file__).resolve().parents[1]
 MODES = ("cold-serial", "cold-n2", "reused-serial", "reused-n2")
 DURATION = re.compile(r"^(?P<seconds>\d+\.\d+)s (?P<when>call|setup|teardown)\s+(?P<test>\S+)")
-SUMMARY = re.compile(r"=+ (?P<summary>.*(passed|failed).*) in [\d.]+s")
+SUMMARY = re.compile(r"^=*\s*(?P<summary>\d+ (passed|failed).*) in [\d.]+s")
 
 
 @dataclass
@@ -43,7 +43,7 @@ def harness(*args: str) -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def run_suite(mode: str, run_dir: Path, slowest: int, extra: list[str]) -> Run:
+def run_suite(mode: str, run_dir: Path, slowest: int, extra: list[str], log: Path) -> Run:
     argv = [sys.executable, "-m", "pytest", "scenarios", "-q", "-p", "no:cacheprovider", f"--durations={slowest}",
             f"--harness-run-dir={run_dir}", *(["-n", "2"] if mode.endswith("n2") else []), *extra]
     started = time.monotonic()
@@ -54,8 +54,9 @@ def run_suite(mode: str, run_dir: Path, slowest: int, extra: list[str]) -> Run:
     for line in done.stdout.splitlines():
         if match := DURATION.match(line.strip()):
             run.durations.append((float(match["seconds"]), match["when"], match["test"]))
+    log.write_text(done.stdout + done.stderr)
     if done.returncode != 0:
-        print(done.stdout[-4000:], file=sys.stderr)
+        run.summary += f" (output: {log})"
     return run
 
 
@@ -81,7 +82,7 @@ def main() -> None:
             else:
                 run_dir = reused_dir
                 harness("up", "--run-dir", str(run_dir))
-            run = run_suite(mode, run_dir, args.slowest, extra)
+            run = run_suite(mode, run_dir, args.slowest, extra, base / f"{mode}.log")
             runs.append(run)
             print(f"{mode:<14} {run.seconds:8.1f} s   {run.summary}", flush=True)
     finally:
