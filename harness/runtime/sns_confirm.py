@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from harness.runtime.dns import DEFAULT_PORTS, lookup
+from harness.runtime.dns import DEFAULT_PORTS, resolve_url
 
 log = logging.getLogger(__name__)
 
@@ -42,18 +42,6 @@ def _masked(endpoint: str) -> str:
     if "@" not in parts.netloc:
         return endpoint
     return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
-
-
-def _local_address(endpoint: str, mapping: Mapping[str, Mapping[int, str]]) -> str | None:
-    parts = urlsplit(endpoint)
-    scheme = parts.scheme.lower()
-    if scheme not in DEFAULT_PORTS or not parts.hostname:
-        return None
-    try:
-        port = parts.port or DEFAULT_PORTS[scheme]
-    except ValueError:
-        return None
-    return lookup(mapping, parts.hostname, port)
 
 
 def resubscribe_pending(sns_client: Any, dns_map: Mapping[str, Mapping[int, str]]) -> list[Resubscription]:
@@ -83,15 +71,15 @@ def resubscribe_pending(sns_client: Any, dns_map: Mapping[str, Mapping[int, str]
 def _resubscribe(
     sns_client: Any, topic_arn: str, protocol: str, endpoint: str, dns_map: Mapping[str, Mapping[int, str]]
 ) -> Resubscription:
-    address = _local_address(endpoint, dns_map)
-    if address is None:
+    route = resolve_url(dns_map, endpoint)
+    if route is None:
         return Resubscription(topic_arn, protocol, _masked(endpoint), "skipped", "host not served by the local cloud")
     try:
         sns_client.subscribe(TopicArn=topic_arn, Protocol=protocol, Endpoint=endpoint)
     except Exception as exc:  # one topic's failure must not stop the others
         return Resubscription(topic_arn, protocol, _masked(endpoint), "failed", f"{type(exc).__name__}: {exc}")
     return Resubscription(
-        topic_arn, protocol, _masked(endpoint), "resubscribed", f"SubscriptionConfirmation re-sent via {address}"
+        topic_arn, protocol, _masked(endpoint), "resubscribed", f"SubscriptionConfirmation re-sent via {route.address}"
     )
 
 
