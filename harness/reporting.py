@@ -46,7 +46,7 @@ class _Delivery:
     message_uuid: str | None = None
 
 
-def _read_json_lines(path: Path) -> Iterable[dict[str, Any]]:
+def read_json_lines(path: Path) -> Iterable[dict[str, Any]]:
     try:
         text = path.read_text(errors="replace")
     except OSError:
@@ -87,7 +87,7 @@ def _worker_deliveries(run_dir: Path) -> dict[str, dict[str, _Delivery]]:
     entries = [
         entry
         for path in (run_dir / "ecs" / "tasks").glob("*/*.log")
-        for entry in _read_json_lines(path)
+        for entry in read_json_lines(path)
         if entry.get("s3_key") and entry.get("sqs_message_id")
     ]
     entries.sort(key=lambda e: str(e.get("time", "")))

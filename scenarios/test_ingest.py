@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from harness.reporting import read_json_lines
 from harness.ses.client import RecipientsRefusedError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
@@ -332,15 +333,7 @@ def worker_log_entries(run_dir: Path, **match: Any) -> list[dict[str, Any]]:
     """JSON lines of every worker task's log whose fields equal `match`, oldest first."""
     entries: list[dict[str, Any]] = []
     for path in sorted((run_dir / "ecs" / "tasks").glob("*/worker.log")):
-        for line in path.read_text(errors="replace").splitlines():
-            if not line.startswith("{"):
-                continue
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if all(entry.get(k) == v for k, v in match.items()):
-                entries.append(entry)
+        entries.extend(e for e in read_json_lines(path) if all(e.get(k) == v for k, v in match.items()))
     return sorted(entries, key=lambda e: str(e.get("time", "")))
 
 
