@@ -17,12 +17,17 @@ from harness.errors import HarnessError
 from harness.handle import StackHandle
 
 
-def running_tasks(handle: StackHandle, service_name: str) -> list[dict[str, Any]]:
+def service_tasks(handle: StackHandle, service_name: str) -> list[dict[str, Any]]:
+    """Every task (running or stopped) the ECS runner publishes for `service_name`, freshly read."""
     handle.refresh()
     for service in handle.runtime.get("ecs", {}).get("services", {}).values():
         if service["serviceName"] == service_name:
-            return [task for task in service["tasks"] if task.get("lastStatus") == "RUNNING"]
+            return list(service["tasks"])
     raise HarnessError(f"no ECS service named {service_name} runs here", "see `harness status` for the services")
+
+
+def running_tasks(handle: StackHandle, service_name: str) -> list[dict[str, Any]]:
+    return [task for task in service_tasks(handle, service_name) if task.get("lastStatus") == "RUNNING"]
 
 
 def _signal_task(task: dict[str, Any], signum: int) -> list[int]:

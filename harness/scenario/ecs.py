@@ -68,12 +68,9 @@ class EcsControl:
 
     def stopped_task(self, service_name: str, task_arn: str) -> dict[str, Any] | None:
         """The runner's record of a task of `service_name` once it has stopped (stoppedReason, stopCode)."""
-        self.stack.refresh()
-        for service in (self.stack.runtime.get("ecs") or {}).get("services", {}).values():
-            if service["serviceName"] == service_name:
-                for task in service["tasks"]:
-                    if task["taskArn"] == task_arn and task.get("lastStatus") == "STOPPED":
-                        return dict(task)
+        for task in chaos.service_tasks(self.stack, service_name):
+            if task["taskArn"] == task_arn and task.get("lastStatus") == "STOPPED":
+                return dict(task)
         return None
 
     # ------------------------------------------------------------------ changing
