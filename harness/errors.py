@@ -39,8 +39,8 @@ class NewerStateFileError(StateFileError):
     def __init__(self, path: str, version: str, unknown: list[str], fix: str) -> None:
         self.version = version
         self.unknown = unknown
-        super().__init__(path, f"written by a newer harness (version {version}; fields {', '.join(unknown)} "
-                               "are unknown to this one)", fix)
+        super().__init__(path, f"written by a newer harness (version {version}; unknown to this one: "
+                               f"{', '.join(unknown)})", fix)
 
 
 class SettingsError(HarnessError):

@@ -85,12 +85,14 @@ def parse_state(raw: bytes) -> StackState:
     except UnicodeDecodeError:
         raise UnusableState(f"binary data ({len(raw)} bytes), not JSON") from None
     except json.JSONDecodeError as exc:
-        raise UnusableState(f"not valid JSON, truncated? ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        raise UnusableState(f"not valid JSON, truncated? ({exc.msg}: line {exc.lineno} column {exc.colno})") from None
     if not isinstance(data, dict):
         raise UnusableState(f"a JSON {type(data).__name__} where an object is expected")
     version = str(data.get("harness_version", "unknown"))
     known = {f.name for f in fields(StackState)}
     unknown = sorted(set(data) - known)
+    if unknown and "harness_version" not in data:
+        raise UnusableState(f"not a harness state file (unknown fields {', '.join(unknown)}, no harness_version)")
     if unknown:
         raise UnusableState("unknown fields", newer=(version, unknown))
     required = {f.name for f in fields(StackState) if f.default is MISSING and f.default_factory is MISSING}
@@ -206,7 +208,8 @@ class Stack:
             fix = "no process of this run directory runs: `harness down` clears it, `harness up` boots a new stack"
         if newer:
             version, unknown = newer
-            return NewerStateFileError(str(self.state_file), version, unknown, f"use that harness, or {fix}")
+            return NewerStateFileError(str(self.state_file), version, unknown,
+                                       f"use harness {version} or newer with this run directory; otherwise {fix}")
         return StateFileError(str(self.state_file), found, fix)
 
     def _remove_state_file(self) -> None:

@@ -56,6 +56,8 @@ CORRUPTIONS = {
     "older harness": (_write({k: v for k, v in VALID.items() if k not in ("outputs", "harness_version")}),
                       "written by an older harness (version unknown): missing outputs"),
     "wrong type": (_write({**VALID, "rds": "none"}), "field rds"),
+    "someone else's JSON": (_write({"name": "x"}),
+                            "not a harness state file (unknown fields name, no harness_version)"),
     "postgres without port": (_write({**VALID, "postgres": {"host": "127.0.0.1"}}), "field postgres"),
 }
 
