@@ -43,7 +43,8 @@ def _describe(diagnostic: dict[str, Any]) -> str:
 
 def render_diagnostic(diagnostic: dict[str, Any], source: Path | None = None) -> str:
     """A Terraform diagnostic whole: title, resource address, file:line (in the source tree), detail."""
-    lines = [f"Error: {diagnostic.get('summary', '').strip()}"]
+    severity = "Warning" if diagnostic.get("severity") == "warning" else "Error"
+    lines = [f"{severity}: {diagnostic.get('summary', '').strip()}"]
     if diagnostic.get("address"):
         lines.append(f"  resource: {diagnostic['address']}")
     where = diagnostic.get("range") or {}

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from harness.aws.backend import MotoBackend
 from harness.errors import HarnessError
 from harness.ports import free_port
-from harness.terraform.runner import TerraformRunner, error_summary
+from harness.terraform.runner import TerraformRunner, error_summary, render_diagnostic
 
 DATA = Path(__file__).parent / "data"
 
@@ -101,3 +101,17 @@ def test_the_emulator_answers_an_unimplemented_service_as_aws_would(moto: MotoBa
     sts = boto3.client("sts", endpoint_url=moto.endpoint_url, region_name="us-east-1",
                        aws_access_key_id="test", aws_secret_access_key="test")
     assert sts.get_caller_identity()["Account"]  # implemented services are served as before
+
+
+def test_a_json_diagnostic_is_rendered_whole(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text("")
+    diagnostic = {"severity": "warning", "summary": "Deprecated attribute", "detail": "Use x instead.",
+                  "address": "aws_s3_bucket.assets",
+                  "range": {"filename": "main.tf", "start": {"line": 4}},
+                  "snippet": {"context": 'resource "aws_s3_bucket" "assets"'}}
+    assert render_diagnostic(diagnostic, tmp_path).splitlines() == [
+        "Warning: Deprecated attribute",
+        "  resource: aws_s3_bucket.assets",
+        f'  at: {tmp_path / "main.tf"}:4 (resource "aws_s3_bucket" "assets")',
+        "  Use x instead.",
+    ]
