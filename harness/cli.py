@@ -10,11 +10,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from harness.cloudwatch.status import status_rows
-from harness.config import Backend, HarnessSettings
-from harness.errors import HarnessError
+from harness.config import Backend, HarnessSettings, load_settings
+from harness.errors import HarnessError, SettingsError
 from harness.handle import StackHandle
 from harness.progress import ConsoleReporter
 from harness.runtime.process import read_runtime
@@ -28,13 +29,24 @@ RunDir = Annotated[Path | None, typer.Option("--run-dir", help="state directory 
 TfDir = Annotated[Path | None, typer.Option("--terraform-dir", help="Terraform root module (default terraform)")]
 
 
+# The option each setting can come from, so that a bad value is reported under the name the user typed.
+_FLAGS = {"run_dir": "--run-dir", "terraform_dir": "--terraform-dir", "backend": "--backend",
+          "aws_endpoint_url": "--aws-endpoint-url", "terraform_var_files": "--var-file"}
+
+
 def _settings(run_dir: Path | None = None, terraform_dir: Path | None = None, **extra: object) -> HarnessSettings:
+    """The settings, or one line per bad setting and exit 2 (a usage error)."""
     overrides: dict[str, object] = {k: v for k, v in extra.items() if v is not None}
     if run_dir is not None:
         overrides["run_dir"] = run_dir
     if terraform_dir is not None:
         overrides["terraform_dir"] = terraform_dir
-    return HarnessSettings(**overrides)  # type: ignore[arg-type]
+    try:
+        return load_settings(overrides, _FLAGS)
+    except SettingsError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]error:[/] {escape(problem)}", soft_wrap=True)
+        raise typer.Exit(code=2) from None
 
 
 def _running(stack: Stack) -> StackState:
@@ -45,9 +57,9 @@ def _running(stack: Stack) -> StackState:
 
 
 def _fail(exc: HarnessError) -> None:
-    err.print(f"[red]error:[/] {exc.problem}")
+    err.print(f"[red]error:[/] {escape(exc.problem)}", soft_wrap=True)
     if exc.fix:
-        err.print(f"[yellow]fix:[/] {exc.fix}")
+        err.print(f"[yellow]fix:[/] {escape(exc.fix)}", soft_wrap=True)
     raise typer.Exit(code=1)
 
 
@@ -77,8 +89,12 @@ def up(
 
 @app.command()
 def down(run_dir: RunDir = None) -> None:
-    """Stop every process of the local cloud and forget its state."""
-    stopped = Stack(_settings(run_dir)).down()
+    """Stop every process of the local cloud and forget its state (whatever the state file holds)."""
+    try:
+        stopped = Stack(_settings(run_dir)).down()
+    except HarnessError as exc:
+        _fail(exc)
+        return
     err.print(f"stopped {stopped} process(es)")
 
 

@@ -19,7 +19,8 @@ import psycopg
 import pytest
 
 from harness.aws.clients import AwsClients
-from harness.config import Backend, HarnessSettings
+from harness.config import Backend, HarnessSettings, load_settings
+from harness.errors import SettingsError, StateFileError
 from harness.handle import StackHandle
 from harness.probes import eventually as _eventually
 from harness.progress import QuietReporter
@@ -57,7 +58,13 @@ def harness_settings_from(config: pytest.Config) -> HarnessSettings:
         overrides["run_dir"] = Path(config.getoption("harness_run_dir"))
     if config.getoption("harness_backend"):
         overrides["backend"] = Backend(config.getoption("harness_backend"))
-    return HarnessSettings(**overrides)
+    try:
+        return load_settings(overrides, _FLAGS)
+    except SettingsError as exc:
+        raise pytest.UsageError("\n".join(exc.problems)) from None
+
+
+_FLAGS = {"run_dir": "--harness-run-dir", "backend": "--harness-backend", "time_scale": "--harness-time-scale"}
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -71,7 +78,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     stack = Stack(harness_settings_from(session.config))
     if session.config.getoption("harness_fresh"):
         stack.down()
-    state = stack.load_state()
+    try:
+        state = stack.load_state()
+    except StateFileError:
+        # Not ours to stop at the end while its processes run (the `stack` fixture reports the error).
+        session.config.stash[_BOOTED_BY_SESSION] = not stack.processes()
+        return
     reusable = state is not None and state.fingerprint == stack.fingerprint() and stack.healthy(state)
     session.config.stash[_BOOTED_BY_SESSION] = not reusable
 
@@ -82,8 +94,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     settings = harness_settings_from(config)
     stack = Stack(settings)
-    if stack.load_state() is None:
-        return  # no test asked for the stack
+    try:
+        if stack.load_state() is None:
+            return  # no test asked for the stack
+    except StateFileError:
+        pass  # whatever runs there, this session booted it (sessionstart saw nothing running)
     if config.getoption("harness_keep"):
         config.stash[KEPT_RUN_DIRS].add(str(settings.run_path))
         return

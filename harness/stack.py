@@ -11,25 +11,27 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import psycopg
+import pydantic
 from filelock import FileLock
 
 from harness import __version__
 from harness.aws.backend import AwsBackend, EndpointBackend, MotoBackend
 from harness.aws.clients import AwsClients
 from harness.config import Backend, HarnessSettings
-from harness.errors import HarnessError
-from harness.ports import free_port
+from harness.errors import HarnessError, NewerStateFileError, StateFileError
+from harness.ports import ensure_port_free, free_port
+from harness.postgres.binaries import find_postgres_bin_dir
 from harness.postgres.cluster import LocalPostgres, PostgresInfo, state_dir_for
 from harness.postgres.rds_binding import bind_rds_instances
 from harness.progress import QuietReporter, Reporter
 from harness.reaper import processes_of, processes_running, reap, terminate
 from harness.runtime.process import RuntimeProcess, read_runtime
-from harness.terraform.runner import TerraformRunner, source_fingerprint
+from harness.terraform.runner import TerraformRunner, check_root_module, find_terraform, source_fingerprint
 
 STATE_FILE = "stack.json"
 
@@ -63,6 +65,53 @@ class StackState:
     @classmethod
     def from_json(cls, text: str) -> StackState:
         return cls(**json.loads(text))
+
+
+class UnusableState(Exception):
+    """What a state file holds instead of a StackState (`found`), and for a newer harness its version."""
+
+    def __init__(self, found: str, newer: tuple[str, list[str]] | None = None) -> None:
+        super().__init__(found)
+        self.found = found
+        self.newer = newer
+
+
+def parse_state(raw: bytes) -> StackState:
+    """A StackState from the bytes of a state file, or UnusableState saying what the bytes are instead."""
+    if not raw.strip():
+        raise UnusableState("empty")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise UnusableState(f"binary data ({len(raw)} bytes), not JSON") from None
+    except json.JSONDecodeError as exc:
+        raise UnusableState(f"not valid JSON, truncated? ({exc.msg}: line {exc.lineno} column {exc.colno})") from None
+    if not isinstance(data, dict):
+        raise UnusableState(f"a JSON {type(data).__name__} where an object is expected")
+    version = str(data.get("harness_version", "unknown"))
+    known = {f.name for f in fields(StackState)}
+    unknown = sorted(set(data) - known)
+    if unknown and "harness_version" not in data:
+        raise UnusableState(f"not a harness state file (unknown fields {', '.join(unknown)}, no harness_version)")
+    if unknown:
+        raise UnusableState("unknown fields", newer=(version, unknown))
+    required = {f.name for f in fields(StackState) if f.default is MISSING and f.default_factory is MISSING}
+    missing = sorted(required - set(data))
+    if missing:
+        raise UnusableState(f"written by an older harness (version {version}): missing {', '.join(missing)}")
+    try:
+        state = _STATE_ADAPTER.validate_python(data)
+        PostgresInfo(**state.postgres)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        place = ".".join(str(part) for part in first["loc"])
+        raise UnusableState(f"field {place}: {first['msg']}") from None
+    except TypeError as exc:
+        raise UnusableState(f"field postgres: {exc}") from None
+    return state
+
+
+_STATE_ADAPTER = pydantic.TypeAdapter(StackState)
 
 
 class Stack:
@@ -138,10 +187,36 @@ class Stack:
 
     # -- state ---------------------------------------------------------------------------------------
     def load_state(self) -> StackState | None:
+        """The state of this run directory's stack; None when there is none, StateFileError when it is unusable."""
         try:
-            return StackState.from_json(self.state_file.read_text())
-        except (FileNotFoundError, json.JSONDecodeError, TypeError):
+            return parse_state(self.state_file.read_bytes())
+        except FileNotFoundError:
             return None
+        except IsADirectoryError:
+            raise self._state_error("a directory, not a file") from None
+        except OSError as exc:
+            raise self._state_error(f"cannot be read ({exc.strerror})") from None
+        except UnusableState as exc:
+            raise self._state_error(exc.found, exc.newer) from None
+
+    def _state_error(self, found: str, newer: tuple[str, list[str]] | None = None) -> StateFileError:
+        alive = len(self.processes())
+        if alive:
+            fix = (f"{alive} process(es) of this run directory are running and are left alone: `harness down` stops "
+                   "them and forgets the state (their data is lost), `harness reap` only stops them")
+        else:
+            fix = "no process of this run directory runs: `harness down` clears it, `harness up` boots a new stack"
+        if newer:
+            version, unknown = newer
+            return NewerStateFileError(str(self.state_file), version, unknown,
+                                       f"use harness {version} or newer with this run directory; otherwise {fix}")
+        return StateFileError(str(self.state_file), found, fix)
+
+    def _remove_state_file(self) -> None:
+        if self.state_file.is_dir() and not self.state_file.is_symlink():
+            shutil.rmtree(self.state_file)
+        else:
+            self.state_file.unlink(missing_ok=True)
 
     def _save(self, state: StackState) -> None:
         tmp = self.state_file.with_suffix(".tmp")
@@ -165,10 +240,38 @@ class Stack:
         return True
 
     # -- lifecycle -----------------------------------------------------------------------------------
+    def preflight(self) -> None:
+        """Everything that can be checked before a process starts, so a bad setup fails in a second, not after
+        the apply: the Terraform root module and var files, the terraform and PostgreSQL binaries, the backend."""
+        check_root_module(self.settings.terraform_path)
+        for given, path in zip(self.settings.terraform_var_files, self.var_files(), strict=True):
+            if not path.is_file():
+                raise HarnessError(f"the Terraform var file {given} does not exist (looked at {path})",
+                                   "fix HARNESS_TERRAFORM_VAR_FILES or --var-file")
+        find_terraform(self.settings.terraform)
+        find_postgres_bin_dir(self.settings.postgres_bin_dir)
+        if self.settings.backend is Backend.ENDPOINT and not self.settings.aws_endpoint_url:
+            raise HarnessError(
+                "HARNESS_BACKEND=endpoint needs an endpoint", "set HARNESS_AWS_ENDPOINT_URL (e.g. http://localhost:4566)"
+            )
+
+    def _check_fixed_ports(self) -> None:
+        """Ports the settings fix must be free once this run directory's leftovers are stopped."""
+        if self.settings.runtime and self.settings.smtp_port:
+            ensure_port_free(self.settings.smtp_port, self.settings.host, "the SES inbound MX (HARNESS_SMTP_PORT)")
+
     def up(self) -> StackState:
+        """Reuse, re-apply or boot. A state file this harness cannot read stops it while processes of the run
+        directory are alive (a StateFileError that says how to proceed): it never replaces a stack it cannot see."""
+        self.preflight()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            state = self.load_state()
+            try:
+                state = self.load_state()
+            except StateFileError:
+                if self.processes():
+                    raise
+                state = None  # it describes nothing that runs: boot a new stack over it
             if state is not None and self.healthy(state):
                 if state.fingerprint == self.fingerprint():
                     state.reused = True
@@ -180,7 +283,9 @@ class Stack:
         started = time.monotonic()
         with self.reporter.phase("reap leftovers"):
             reap(self.run_dir)
+            self._remove_state_file()
             self._forget_emulated_state()
+        self._check_fixed_ports()
         backend = self._backend()
         pg = self._postgres(free_port(self.settings.host))
         try:
@@ -254,8 +359,8 @@ class Stack:
         if not self.run_dir.exists():
             return 0
         with self._lock:
-            stopped = reap(self.run_dir)
-            self.state_file.unlink(missing_ok=True)
+            stopped = reap(self.run_dir)  # by the process marker: works whatever the state file holds
+            self._remove_state_file()
             self._forget_emulated_state()
         return stopped
 

@@ -17,7 +17,10 @@ Order matters, so ``main`` does, in this order:
    or ``--patch``);
 3. serves moto (``DomainDispatcherApplication`` on werkzeug, threaded) plus ``GET /_harness/patches``
    (JSON: the patches applied), logs one line naming the address and the patches, and on SIGTERM or
-   SIGINT stops serving and exits 0.
+   SIGINT stops serving and exits 0. A signed request for a service moto does not implement gets an
+   AWS-shaped ``501 NotImplemented`` error naming the service ("the emulated AWS has no CodeArtifact"),
+   in the protocol of that service, instead of moto's HTML error page (which SDKs report as
+   ``invalid character '<'``).
 
 Ready when ``GET http://HOST:PORT/moto-api/`` answers 200. ``harness.aws.moto_process.MotoServerProcess``
 starts it as a child process (tagged for the reaper) and polls that.
@@ -60,6 +63,74 @@ def _patches_endpoint(app: WSGIApp, patch_names: Sequence[str]) -> WSGIApp:
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
         return app(environ, start_response)
+
+    return wrapped
+
+
+def _unimplemented_service(dispatcher: Any, environ: dict[str, Any]) -> str | None:
+    """The signing name of a signed request's service when moto has no backend for it, else None."""
+    path = str(environ.get("PATH_INFO", ""))
+    auth = str(environ.get("HTTP_AUTHORIZATION", ""))
+    if not auth or path.startswith(("/moto-api", "/latest/", "/_harness")):
+        return None
+    try:
+        signing_name = auth.split(",")[0].split()[1].split("/")[3]
+        host = dispatcher.infer_service_region_host(environ, path)
+    except (IndexError, KeyError, ValueError):
+        return None
+    if host is None or dispatcher.get_backend_for_host(host) is not None:
+        return None
+    return signing_name
+
+
+def _service_model(signing_name: str) -> tuple[str, str]:
+    """The service's name as AWS documents it and its protocol (json, rest-json, query, rest-xml, ec2)."""
+    import botocore.exceptions
+    import botocore.session
+
+    try:
+        model = botocore.session.get_session().get_service_model(signing_name)
+    except botocore.exceptions.UnknownServiceError:
+        return signing_name, "json"
+    metadata = model.metadata
+    name = metadata.get("serviceAbbreviation") or metadata.get("serviceFullName") or signing_name
+    return str(name), str(model.protocol)
+
+
+def _not_implemented(signing_name: str, moto_version: str) -> tuple[dict[str, str], bytes]:
+    from xml.sax.saxutils import escape
+
+    name, protocol = _service_model(signing_name)
+    message = (f"the emulated AWS (moto {moto_version}) has no {name}: the {signing_name} API is not "
+               "implemented, so Terraform and SDK calls to it cannot work against this emulator")
+    code = "NotImplemented"
+    if protocol in ("json", "rest-json"):
+        body = json.dumps({"__type": code, "message": message}).encode()
+        return {"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": code}, body
+    text = f"<Code>{code}</Code><Message>{escape(message)}</Message>"
+    if protocol == "ec2":
+        xml = f"<Response><Errors><Error>{text}</Error></Errors><RequestID>harness</RequestID></Response>"
+    elif protocol == "query":
+        xml = f"<ErrorResponse><Error><Type>Sender</Type>{text}</Error><RequestId>harness</RequestId></ErrorResponse>"
+    else:
+        xml = f"<Error>{text}</Error>"
+    return {"Content-Type": "text/xml"}, xml.encode()
+
+
+def _named_gaps(dispatcher: Any, moto_version: str) -> WSGIApp:
+    """Wrap moto's dispatcher so that a service it does not implement is named in an AWS-shaped error."""
+
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        signing_name = _unimplemented_service(dispatcher, environ)
+        if signing_name is None:
+            return dispatcher(environ, start_response)  # type: ignore[no-any-return]
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length:
+            environ["wsgi.input"].read(length)  # keep the connection usable
+        headers, body = _not_implemented(signing_name, moto_version)
+        log.warning("%s: not implemented by moto (answered 501 NotImplemented)", signing_name)
+        start_response("501 Not Implemented", [*headers.items(), ("Content-Length", str(len(body)))])
+        return [body]
 
     return wrapped
 
@@ -111,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.log_requests:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-    app = _patches_endpoint(DomainDispatcherApplication(create_backend_app), applied)
+    app = _patches_endpoint(_named_gaps(DomainDispatcherApplication(create_backend_app), moto.__version__), applied)
     server = make_server(args.host, port, app, threaded=True, request_handler=MotoRequestHandler)
     stop = threading.Event()
 

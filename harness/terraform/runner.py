@@ -26,7 +26,10 @@ from harness.terraform.override import OVERRIDE_NAME, render_override, scan_root
 MIN_VERSION = (1, 5)
 _KEEP_IN_WORKDIR = {".terraform", "terraform.tfstate", "terraform.tfstate.backup", ".terraform.lock.hcl"}
 _SKIP_FROM_SOURCE = {".terraform", ".terraform.lock.hcl", "localstack_providers_override.tf"}
-_ERROR_BLOCK = re.compile(r"^(?:│ )?Error: .*?(?=^\s*$|\Z)", re.MULTILINE | re.DOTALL)
+# An error block runs to the next diagnostic or the end: its title, "with <address>", "on <file> line <n>", detail.
+_ERROR_BLOCK = re.compile(r"^Error: .*?(?=^(?:Error|Warning): |\Z)", re.MULTILINE | re.DOTALL)
+_HTML_ANSWER = "invalid character '<'"
+_OPERATION = re.compile(r"operation error ([\w .-]+?):")
 
 LineSink = Callable[[str], None]
 
@@ -36,6 +39,36 @@ def _describe(diagnostic: dict[str, Any]) -> str:
     place = f"{where.get('filename', '?')}:{where.get('start', {}).get('line', '?')}"
     detail = f" ({diagnostic['detail']})" if diagnostic.get("detail") else ""
     return f"{place}: {diagnostic['summary']}{detail}"
+
+
+def render_diagnostic(diagnostic: dict[str, Any], source: Path | None = None) -> str:
+    """A Terraform diagnostic whole: title, resource address, file:line (in the source tree), detail."""
+    severity = "Warning" if diagnostic.get("severity") == "warning" else "Error"
+    lines = [f"{severity}: {diagnostic.get('summary', '').strip()}"]
+    if diagnostic.get("address"):
+        lines.append(f"  resource: {diagnostic['address']}")
+    where = diagnostic.get("range") or {}
+    if where.get("filename"):
+        filename = str(where["filename"])
+        if source is not None and (source / filename).is_file():
+            filename = str(source / filename)
+        context = (diagnostic.get("snippet") or {}).get("context")
+        lines.append(f"  at: {filename}:{where.get('start', {}).get('line', '?')}" + (f" ({context})" if context else ""))
+    if diagnostic.get("detail"):
+        lines.extend(f"  {line}" if line else "" for line in str(diagnostic["detail"]).strip().splitlines())
+    text = "\n".join(lines)
+    hint = html_answer_hint(text)
+    return f"{text}\n  {hint}" if hint else text
+
+
+def html_answer_hint(text: str) -> str | None:
+    """An SDK that got an HTML page where AWS answers JSON/XML: the emulator has no API for that service."""
+    if _HTML_ANSWER not in text:
+        return None
+    operation = _OPERATION.search(text)
+    service = operation.group(1) if operation else "this service"
+    return (f"the emulated AWS answered {service} with an HTML page, not an AWS API response: it does not "
+            f"implement {service} (the emulator has no {service})")
 
 
 def _skip(name: str) -> bool:
@@ -57,7 +90,7 @@ def source_fingerprint(source: Path, var_files: Sequence[Path] = ()) -> str:
             continue
         digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
     for var_file in var_files:
-        digest.update(var_file.read_bytes())
+        digest.update(var_file.read_bytes() if var_file.is_file() else f"missing {var_file}".encode())
     return digest.hexdigest()
 
 
@@ -83,10 +116,19 @@ def find_terraform(configured: str) -> str:
     return found
 
 
-def error_summary(output: str, limit: int = 4000) -> str:
-    """The `Error:` blocks of a Terraform run, or its tail when there are none."""
-    plain = output.replace("╷", "").replace("╵", "")
-    blocks = [block.replace("│ ", "").strip() for block in _ERROR_BLOCK.findall(plain)]
+def check_root_module(source: Path) -> None:
+    if not source.is_dir() or not any(source.glob("*.tf")):
+        raise HarnessError(
+            f"no Terraform root module at {source}",
+            "set HARNESS_TERRAFORM_DIR (or --terraform-dir) to the directory holding your main.tf",
+        )
+
+
+def error_summary(output: str, limit: int = 8000) -> str:
+    """The `Error:` blocks of a Terraform run, each whole, or its tail when there are none."""
+    plain = "\n".join(re.sub(r"^[╷╵│] ?", "", line) for line in output.splitlines())
+    blocks = [block.strip() for block in _ERROR_BLOCK.findall(plain)]
+    blocks = [f"{block}\n  {hint}" if (hint := html_answer_hint(block)) else block for block in blocks]
     text = "\n\n".join(blocks) if blocks else "\n".join(plain.splitlines()[-40:])
     return text[-limit:]
 
@@ -127,11 +169,7 @@ class TerraformRunner:
 
     def prepare(self) -> None:
         """Mirror the source into the working directory, keeping providers and state, and add the override."""
-        if not self.source.is_dir() or not any(self.source.glob("*.tf")):
-            raise HarnessError(
-                f"no Terraform root module at {self.source}",
-                "set HARNESS_TERRAFORM_DIR (or --terraform-dir) to the directory holding your main.tf",
-            )
+        check_root_module(self.source)
         self.workdir.mkdir(parents=True, exist_ok=True)
         for entry in self.workdir.iterdir():
             if entry.name in _KEEP_IN_WORKDIR:
@@ -154,8 +192,11 @@ class TerraformRunner:
         )
 
     def run(
-        self, args: Sequence[str], on_line: LineSink | None = None, ok_codes: Sequence[int] = (0,)
+        self, args: Sequence[str], on_line: LineSink | None = None, ok_codes: Sequence[int] = (0,),
+        json_ui: bool = False,
     ) -> subprocess.CompletedProcess[str]:
+        """Run terraform; with `json_ui` (a command given `-json`) its messages are shown and logged as text and a
+        failure reports each error diagnostic whole."""
         argv = [self.binary_path, *args]
         proc = subprocess.Popen(
             argv,
@@ -167,6 +208,7 @@ class TerraformRunner:
             text=True,
         )
         lines: list[str] = []
+        diagnostics: list[str] = []
         assert proc.stdout is not None
         log = self.log_path.open("a") if self.log_path else None
         try:
@@ -174,21 +216,41 @@ class TerraformRunner:
                 log.write(f"$ terraform {' '.join(args)}\n")
             for line in proc.stdout:
                 lines.append(line)
+                text = line.rstrip("\n")
+                if json_ui:
+                    text, diagnostic = self._json_message(text)
+                    if diagnostic:
+                        diagnostics.append(diagnostic)
                 if log:
-                    log.write(line)
+                    log.write(text + "\n")
                 if on_line:
-                    on_line(line.rstrip("\n"))
+                    on_line(text.split("\n", 1)[0])
         finally:
             code = proc.wait()
             if log:
                 log.close()
         output = "".join(lines)
         if code not in ok_codes:
+            found = "\n\n".join(diagnostics) if diagnostics else error_summary(output)
             raise HarnessError(
                 f"terraform {args[0]} failed (exit {code}) in {self.workdir}",
-                f"{error_summary(output)}\n(full output: {self.log_path or 'not logged'})",
+                f"{found}\n(full output: {self.log_path or 'not logged'})",
             )
         return subprocess.CompletedProcess(argv, code, output, "")
+
+    def _json_message(self, line: str) -> tuple[str, str | None]:
+        """One line of `terraform ... -json`: its text, and an error diagnostic rendered whole."""
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError:
+            return line, None
+        if not isinstance(message, dict):
+            return line, None
+        diagnostic = message.get("diagnostic") if message.get("type") == "diagnostic" else None
+        if isinstance(diagnostic, dict):
+            rendered = render_diagnostic(diagnostic, self.source)
+            return rendered, rendered if diagnostic.get("severity") == "error" else None
+        return str(message.get("@message", line)), None
 
     def _var_args(self) -> list[str]:
         return [f"-var-file={path.resolve()}" for path in self.var_files]
@@ -208,9 +270,10 @@ class TerraformRunner:
 
     def apply(self, on_line: LineSink | None = None) -> None:
         self.run(
-            ["apply", "-auto-approve", "-input=false", "-no-color", f"-parallelism={self.parallelism}",
+            ["apply", "-auto-approve", "-input=false", "-no-color", "-json", f"-parallelism={self.parallelism}",
              *self._var_args()],
             on_line,
+            json_ui=True,
         )
 
     def plan_changes(self) -> str | None:
@@ -228,7 +291,8 @@ class TerraformRunner:
 
     def destroy(self, on_line: LineSink | None = None) -> None:
         self.run(
-            ["destroy", "-auto-approve", "-input=false", "-no-color", f"-parallelism={self.parallelism}",
+            ["destroy", "-auto-approve", "-input=false", "-no-color", "-json", f"-parallelism={self.parallelism}",
              *self._var_args()],
             on_line,
+            json_ui=True,
         )

@@ -1,0 +1,13 @@
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws", version = "~> 5.100" }
+  }
+}
+
+provider "aws" {
+  region = "us-east-1"
+}
+
+resource "aws_not_a_real_thing" "widget" {
+  name = "x"
+}
