@@ -59,7 +59,7 @@ class Stack:
 def ingest(database: DatabaseSettings, buckets: MailBuckets, mails: dict[str, bytes]) -> dict[str, str]:
     s3 = boto3.client("s3", region_name=REGION)
     pool = sync_pool(database)
-    ingestor = Ingestor(s3_client(REGION), pool, buckets.attachments_bucket)
+    ingestor = Ingestor(s3_client(REGION), pool, buckets.attachments_bucket, raw_mail_bucket=buckets.raw_mail_bucket)
     ids = {}
     try:
         for key, raw in mails.items():

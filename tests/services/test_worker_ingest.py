@@ -43,6 +43,16 @@ class WorkerRig:
     def sqs(self) -> Any:
         return boto3.client("sqs", region_name=REGION)
 
+    def ingestor(self, grace: float = 0) -> Ingestor:
+        """An Ingestor of this rig's buckets and database (S3 events wait `grace` s for SES's notification)."""
+        return Ingestor(
+            s3_client(REGION),
+            self.pool,
+            self.buckets.attachments_bucket,
+            raw_mail_bucket=self.buckets.raw_mail_bucket,
+            ses_notification_grace_seconds=grace,
+        )
+
     def put_mail(self, key: str, raw: bytes) -> None:
         self.s3.put_object(Bucket=self.buckets.raw_mail_bucket, Key=key, Body=raw)
 
@@ -83,7 +93,12 @@ def make_rig(database: DatabaseSettings, buckets: MailBuckets, base_environment:
     pool = sync_pool(settings.database)
     worker = Worker(
         sqs=sqs_client(settings.common.region, settings.wait_time_seconds),
-        ingestor=Ingestor(s3_client(settings.common.region), pool, settings.attachments_bucket),
+        ingestor=Ingestor(
+            s3_client(settings.common.region),
+            pool,
+            settings.attachments_bucket,
+            raw_mail_bucket=settings.raw_mail_bucket,
+        ),
         queue_url=settings.inbound_queue_url,
         wait_time_seconds=settings.wait_time_seconds,
         batch_size=settings.batch_size,
@@ -180,7 +195,7 @@ def test_concurrent_duplicates_write_one_message(rig: WorkerRig):
     from mailstack.worker.events import ObjectRef
 
     rig.put_mail("inbound/race", (MAIL_FIXTURES / "many-recipients.eml").read_bytes())
-    ingestor = Ingestor(s3_client(REGION), rig.pool, rig.buckets.attachments_bucket)
+    ingestor = rig.ingestor()
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(
             pool.map(lambda _: ingestor.ingest(ObjectRef(rig.buckets.raw_mail_bucket, "inbound/race")), range(2))
@@ -208,6 +223,29 @@ def test_missing_object_is_logged_and_left_for_the_dlq(fast_redrive_rig: WorkerR
     assert rig.worker.poll_once() == 0  # moto moves it to the DLQ on the next receive attempt
     assert rig.queue_depth() == (0, 0)
     assert rig.queue_depth(rig.buckets.dlq_url) == (1, 0)
+    assert rig.count("messages") == 0
+
+
+def test_events_for_other_buckets_are_refused_and_end_in_the_dlq(fast_redrive_rig: WorkerRig, caplog):
+    rig = fast_redrive_rig
+    foreign = rig.buckets.attachments_bucket  # an object the worker can read, in a bucket it must not ingest
+    rig.s3.put_object(Bucket=foreign, Key="inbound/planted", Body=simple_mail("planted"))
+    rig.send(s3_event(foreign, "inbound/planted"))
+    rig.send(sns_envelope(ses_receipt_notification(foreign, "inbound/planted", ["a@mail.acme.test"], "x@y.test")))
+    with caplog.at_level(logging.INFO, logger="mailstack"):
+        assert rig.worker.poll_once() == 2
+    refused = [r for r in caplog.records if getattr(r, "outcome", None) == "permanent_failure"]
+    assert [r.s3_bucket for r in refused] == [foreign, foreign]
+    assert all(f"not in the raw-mail bucket {rig.buckets.raw_mail_bucket!r} (RAW_MAIL_BUCKET)" in r.reason
+               for r in refused)
+    assert rig.count("messages") == 0
+    assert rig.queue_depth() == (0, 2)  # not deleted: a permanent failure goes to the DLQ, where operators see it
+
+    time.sleep(1.2)
+    assert rig.worker.poll_once() == 2  # second receive (maxReceiveCount 2), refused again
+    time.sleep(1.2)
+    assert rig.worker.poll_once() == 0  # then moved to the DLQ, not retried forever
+    assert rig.queue_depth(rig.buckets.dlq_url) == (2, 0)
     assert rig.count("messages") == 0
 
 
