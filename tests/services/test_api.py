@@ -323,6 +323,28 @@ def test_ses_received_notification_is_recorded(stack: Stack, sns_signer: SnsSign
     assert rows == [(message["MessageId"], TOPIC, "ses-abc-123")]
 
 
+def test_ses_notification_with_nul_is_recorded_not_500(stack: Stack, sns_signer: SnsSigner):
+    """JSON may carry \\u0000, PostgreSQL jsonb and text may not: stored with U+FFFD, every recipient kept."""
+    recipients = ["ok@mail.acme.test", "b\x00ad@mail.acme.test", "also-ok@mail.acme.test"]
+    ses = {
+        "notificationType": "Received",
+        "mail": {"messageId": "ses-nul\x00-1", "source": "x\x00@sender.example", "destination": recipients,
+                 "commonHeaders": {"subject": "sub\x00ject"}},
+        "receipt": {"recipients": recipients,
+                    "action": {"type": "S3", "bucketName": "raw", "objectKey": "inbound/ses-nul"}},
+    }
+    message = sns_signer.notification(json.dumps(ses), TOPIC, version="2")
+    response = post_sns(stack, message)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"status": "recorded"}
+    ((ses_message_id, payload),) = stack.query(
+        "SELECT ses_message_id, payload FROM sns_notifications WHERE sns_message_id = %s", message["MessageId"]
+    )
+    assert ses_message_id == "ses-nul\ufffd-1"
+    assert payload["receipt"]["recipients"] == [address.replace("\x00", "\ufffd") for address in recipients]
+    assert payload["mail"]["commonHeaders"]["subject"] == "sub\ufffdject"
+
+
 def test_other_notifications_are_accepted(stack: Stack, sns_signer: SnsSigner):
     response = post_sns(stack, sns_signer.notification("plain text", TOPIC))
     assert response.status_code == 200

@@ -211,3 +211,22 @@ def test_event_and_notification_at_the_same_time_end_with_every_recipient(rig: W
     assert rig.count("messages") == 1
     assert listed_in(rig) == {address: [KEY] for address in INBOXES}
     assert envelope_of(rig)["rows"] == INBOXES
+
+
+def test_a_nul_in_one_notified_recipient_loses_no_recipient(rig: WorkerRig, caplog):
+    """SES notified a recipient PostgreSQL cannot store as text: the mail is still ingested once, from the
+    notification, with every recipient; the NUL is stored as U+FFFD and that address gets no inbox."""
+    notified = [*RECIPIENTS, "bad\x00guy@mail.acme.test"]
+    rig.put_mail(KEY, ses_stored_mail(SES_ID, RECIPIENTS, SOURCE))
+    rig.send(s3_event(rig.buckets.raw_mail_bucket, KEY, event_time=now_iso()))
+    rig.send(sns_envelope(ses_receipt_notification(rig.buckets.raw_mail_bucket, KEY, notified, "bounce\x00s@x.test")))
+    with caplog.at_level(logging.INFO, logger="mailstack"):
+        rig.drain()
+        time.sleep(GRACE + 0.5)
+        rig.drain()
+    assert sorted(outcomes(caplog)) == ["deferred", "duplicate", "ingested"]  # no retry, no permanent failure
+    assert listed_in(rig) == {address: [KEY] for address in INBOXES}
+    stored = [a.lower() for a in RECIPIENTS] + ["bad\ufffdguy@mail.acme.test"]
+    assert envelope_of(rig) == {"envelope_from": "bounce\ufffds@x.test", "envelope_to": stored, "rows": stored}
+    assert rig.queue_depth() == (0, 0)
+    assert rig.queue_depth(rig.buckets.dlq_url) == (0, 0)

@@ -249,6 +249,44 @@ def test_events_for_other_buckets_are_refused_and_end_in_the_dlq(fast_redrive_ri
     assert rig.count("messages") == 0
 
 
+NUL_MAIL = (
+    b"Return-Path: <bou\x00nce@sender.test>\r\n"
+    b"From: Ev\x00il <ev\x00il@sender.test>\r\n"
+    b"To: a\x00b@mail.acme.test, ok@mail.acme.test\r\n"
+    b"Subject: sub\x00ject\r\n"
+    b"Message-ID: <id\x00@sender.test>\r\n"
+    b"X-Trace: v\x00alue\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+    b"--b\r\nContent-Type: text/plain\r\n\r\nbody\x00text\r\n"
+    b"--b\r\nContent-Type: text/html\r\n\r\n<p>h\x00tml</p>\r\n"
+    b'--b\r\nContent-Type: application/octet-stream\r\nContent-ID: <c\x00id>\r\n'
+    b'Content-Disposition: attachment; filename="f\x00.bin"\r\n\r\n\x00\x01\r\n'
+    b"--b--\r\n"
+)
+
+
+def test_nul_anywhere_in_a_stored_mail_is_stored_as_u_fffd(rig: WorkerRig, caplog):
+    rig.put_mail("inbound/nul", NUL_MAIL)
+    rig.send(s3_event(rig.buckets.raw_mail_bucket, "inbound/nul"))
+    with caplog.at_level(logging.INFO, logger="mailstack"):
+        rig.drain()
+    assert [r.outcome for r in caplog.records if getattr(r, "outcome", None)] == ["ingested"]
+    (message,) = rig.query("SELECT * FROM messages")
+    assert message["subject"] == "sub\ufffdject"
+    assert message["message_id_header"] == "<id\ufffd@sender.test>"
+    assert message["envelope_from"] == "bou\ufffdnce@sender.test"
+    assert message["text_body"].startswith("body\ufffdtext")
+    assert "h\ufffdtml" in message["html_body"]
+    assert "\x00" not in json.dumps(message["headers"]) + json.dumps(message["defects"])
+    recipients = rig.query("SELECT kind, address, inbox_id FROM recipients WHERE kind = 'to' ORDER BY position")
+    assert [r["address"] for r in recipients] == ["a\ufffdb@mail.acme.test", "ok@mail.acme.test"]
+    assert [r["address"] for r in rig.query("SELECT address FROM inboxes")] == ["ok@mail.acme.test"]
+    (attachment,) = rig.query("SELECT filename, content_id, size_bytes FROM attachments")
+    assert attachment == {"filename": "f\ufffd.bin", "content_id": "c\ufffdid", "size_bytes": 2}
+    assert rig.queue_depth() == (0, 0)
+
+
 def test_undecodable_body_is_logged_and_not_deleted(rig: WorkerRig, caplog):
     rig.send("this is not an event")
     with caplog.at_level(logging.INFO, logger="mailstack"):
