@@ -211,8 +211,8 @@ def _guard_send(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def send(self: Any) -> Any:
         owner, name = _addressed(self)
         queue = _queue(owner, self.region, name)
-        if queue is None:
-            return original(self)
+        if queue is None or (owner == self.current_account and _policy(queue) is None):
+            return original(self)  # no such queue (moto answers), or nothing can refuse the owner account
         reason = denial(_policy(queue), queue.queue_arn, owner, _sdk_caller(self))
         if reason is not None:
             return _access_denied(self, reason)
