@@ -23,7 +23,9 @@ from email.message import EmailMessage, Message
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from harness.reporting import read_json_lines
 from harness.ses.client import RecipientsRefusedError
@@ -446,3 +448,42 @@ def test_mail_no_rule_covers_is_refused_and_leaves_nothing(stack: Any, aws: Any,
         ]
         == 0
     )
+
+
+# ---- what SES and the queue policy refuse ----------------------------------------------------------------
+def test_a_recipient_with_nul_is_refused_at_smtp_and_every_other_recipient_gets_the_mail(
+    mail: Any, api: Any, eventually: Callable[..., Any]
+) -> None:
+    good = [mail.address("nul-a"), mail.address("nul-b")]
+    bad = mail.address("nul\x00c")
+    raw = on_the_wire(
+        f"From: someone@sender.example\nTo: {', '.join(good)}\nSubject: nul {mail.tag}\n"
+        f"Message-ID: <{mail.tag}@sender.example>\n\nhello\n".encode()
+    )
+    sent = mail.send(raw=raw, sender="someone@sender.example", to=[good[0], bad, good[1]])
+    assert sent.accepted == good
+    assert sent.refused == {bad: (501, "5.1.3 Invalid RCPT TO address provided")}
+    first = ingested(api, eventually, good[0])
+    # The envelope of SES's notification (every accepted recipient) is the one stored: both inboxes list it.
+    assert {r: [m["id"] for m in _inbox(api, r)] for r in good} == {r: [first["id"]] for r in good}
+
+
+def test_the_inbound_queue_refuses_senders_its_policy_does_not_allow(stack: Any, aws: Any) -> None:
+    """The platform's queue policy lets only the raw-mail bucket and the inbound topic send; another account
+    gets AccessDenied, as on AWS (the emulator enforces queue policies: patch sqs-queue-policy)."""
+    queue_url = str(stack.state.outputs["inbound_queue_url"])
+    outsider = boto3.client(
+        "sqs",
+        endpoint_url=aws.endpoint_url,
+        region_name=aws.region,
+        aws_access_key_id="outsider",
+        aws_secret_access_key="outsider",
+    )
+    outsider.meta.events.register(
+        "before-sign", lambda request, **_: request.headers.__setitem__("x-moto-account-id", "111111111111")
+    )
+    forged = s3_event(str(stack.state.outputs["attachments_bucket"]), "attachments/x", 1, "0", "inbound")
+    with pytest.raises(ClientError) as refused:
+        outsider.send_message(QueueUrl=queue_url, MessageBody=forged)
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403

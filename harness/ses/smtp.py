@@ -2,10 +2,16 @@
 
 Replies, as SES inbound gives them where known:
   connect from an IP a Block filter covers (and no Allow filter) → `554 5.7.1 Access denied`
+  MAIL FROM / RCPT TO path that is not RFC 5321 (control characters such as NUL, `a..b@x`, `a@-x`, ...;
+  see harness.ses.addresses)                                    → `501 5.1.7 Invalid MAIL FROM address provided`
+                                                                  `501 5.1.3 Invalid RCPT TO address provided`
   RCPT TO no enabled rule of the active rule set matches       → `550 5.1.1 Mailbox does not exist`
   DATA over the size limit (also advertised as EHLO SIZE)       → `552` (aiosmtpd's wording)
   accepted mail                                                 → `250 Ok <ses message id>`
 The rule actions run before the 250 reply, so a trace exists by the time the client sees it.
+The 501 texts are the ones SES documents for its SMTP interface; the enhanced codes are RFC 3463's
+(X.1.7 bad sender address syntax, X.1.3 bad destination address syntax). A refused RCPT refuses that
+recipient only: the others of the transaction are still accepted and delivered.
 """
 
 from __future__ import annotations
@@ -18,9 +24,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
 from harness.errors import HarnessError
+from harness.ses.addresses import path_problem
 from harness.ses.ids import new_message_id
 from harness.ses.model import ReceiptConfig
 from harness.ses.processor import InboundMail, ReceiptProcessor
@@ -30,6 +37,8 @@ from harness.ses.records import JsonlLog
 log = logging.getLogger(__name__)
 
 REJECT_RECIPIENT = "550 5.1.1 Mailbox does not exist"
+REJECT_INVALID_SENDER = "501 5.1.7 Invalid MAIL FROM address provided"
+REJECT_INVALID_RECIPIENT = "501 5.1.3 Invalid RCPT TO address provided"
 REJECT_CONNECTION = "554 5.7.1 Access denied"
 NULL_SENDER = "<>"
 TEMPORARY_FAILURE = "451 4.3.0 Temporary local problem: receipt rules are unavailable"
@@ -78,6 +87,17 @@ class SesHandler:
 
     def _reject(self, stage: str, session: Session, reply: str, **details: Any) -> None:
         self.rejections.append({"at": _now(), "stage": stage, "peer": _peer_ip(session), "reply": reply, **details})
+
+    def refuse_address(self, stage: str, session: Session, envelope: Envelope, path: str, reason: str) -> str:
+        """Record a MAIL FROM (`stage` "mail") or RCPT TO ("rcpt") refused for its syntax; returns the reply."""
+        if stage == "mail":
+            reply = REJECT_INVALID_SENDER
+            self._reject(stage, session, reply, mailFrom=path, reason=reason)
+        else:
+            reply = REJECT_INVALID_RECIPIENT
+            self._reject(stage, session, reply, recipient=path, mailFrom=envelope.mail_from, reason=reason)
+        log.info("SES inbound: refused %s %r from %s (%s)", stage.upper(), path, _peer_ip(session), reason)
+        return reply
 
     async def on_connect(self, session: Session) -> str | None:
         """A reply that refuses the connection, or None to greet."""
@@ -148,7 +168,33 @@ class SesHandler:
 
 
 class _SesSMTP(SMTP):
-    """aiosmtpd's SMTP with one addition: the handler may refuse a connection before the greeting."""
+    """aiosmtpd's SMTP with two additions: the handler may refuse a connection before the greeting, and
+    MAIL FROM / RCPT TO paths are checked against RFC 5321 before aiosmtpd's lenient parser sees them."""
+
+    @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        if not await self._refused_path("mail", "FROM:", arg):
+            await super().smtp_MAIL(arg)
+
+    @syntax("RCPT TO: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        if not await self._refused_path("rcpt", "TO:", arg):
+            await super().smtp_RCPT(arg)
+
+    async def _refused_path(self, stage: str, keyword: str, arg: str | None) -> bool:
+        """Refuse (and record) a command whose path is not RFC 5321. False leaves the command to aiosmtpd,
+        also when it is out of sequence (no HELO, RCPT before MAIL) or has no path: aiosmtpd answers those."""
+        assert self.session is not None and self.envelope is not None
+        if arg is None or not self.session.host_name or (stage == "rcpt" and not self.envelope.mail_from):
+            return False
+        path = self._strip_command_keyword(keyword, arg)
+        if not path:
+            return False
+        problem = path_problem(path, reverse=stage == "mail")
+        if problem is None:
+            return False
+        await self.push(self.event_handler.refuse_address(stage, self.session, self.envelope, path, problem))
+        return True
 
     async def _handle_client(self) -> None:
         assert self.session is not None

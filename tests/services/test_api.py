@@ -59,7 +59,7 @@ class Stack:
 def ingest(database: DatabaseSettings, buckets: MailBuckets, mails: dict[str, bytes]) -> dict[str, str]:
     s3 = boto3.client("s3", region_name=REGION)
     pool = sync_pool(database)
-    ingestor = Ingestor(s3_client(REGION), pool, buckets.attachments_bucket)
+    ingestor = Ingestor(s3_client(REGION), pool, buckets.attachments_bucket, raw_mail_bucket=buckets.raw_mail_bucket)
     ids = {}
     try:
         for key, raw in mails.items():
@@ -321,6 +321,28 @@ def test_ses_received_notification_is_recorded(stack: Stack, sns_signer: SnsSign
         message["MessageId"],
     )
     assert rows == [(message["MessageId"], TOPIC, "ses-abc-123")]
+
+
+def test_ses_notification_with_nul_is_recorded_not_500(stack: Stack, sns_signer: SnsSigner):
+    """JSON may carry \\u0000, PostgreSQL jsonb and text may not: stored with U+FFFD, every recipient kept."""
+    recipients = ["ok@mail.acme.test", "b\x00ad@mail.acme.test", "also-ok@mail.acme.test"]
+    ses = {
+        "notificationType": "Received",
+        "mail": {"messageId": "ses-nul\x00-1", "source": "x\x00@sender.example", "destination": recipients,
+                 "commonHeaders": {"subject": "sub\x00ject"}},
+        "receipt": {"recipients": recipients,
+                    "action": {"type": "S3", "bucketName": "raw", "objectKey": "inbound/ses-nul"}},
+    }
+    message = sns_signer.notification(json.dumps(ses), TOPIC, version="2")
+    response = post_sns(stack, message)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"status": "recorded"}
+    ((ses_message_id, payload),) = stack.query(
+        "SELECT ses_message_id, payload FROM sns_notifications WHERE sns_message_id = %s", message["MessageId"]
+    )
+    assert ses_message_id == "ses-nul\ufffd-1"
+    assert payload["receipt"]["recipients"] == [address.replace("\x00", "\ufffd") for address in recipients]
+    assert payload["mail"]["commonHeaders"]["subject"] == "sub\ufffdject"
 
 
 def test_other_notifications_are_accepted(stack: Stack, sns_signer: SnsSigner):

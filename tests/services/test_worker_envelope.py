@@ -40,7 +40,13 @@ SOURCE = "bounces@sender.example"
 @pytest.fixture
 def rig(database: DatabaseSettings, mail_buckets: MailBuckets, moto_server) -> Iterator[WorkerRig]:
     pool = sync_pool(database)
-    ingestor = Ingestor(s3_client(REGION), pool, mail_buckets.attachments_bucket, ses_notification_grace_seconds=GRACE)
+    ingestor = Ingestor(
+        s3_client(REGION),
+        pool,
+        mail_buckets.attachments_bucket,
+        raw_mail_bucket=mail_buckets.raw_mail_bucket,
+        ses_notification_grace_seconds=GRACE,
+    )
     worker = Worker(sqs_client(REGION, 0), ingestor, mail_buckets.queue_url, wait_time_seconds=0)
     try:
         yield WorkerRig(worker, mail_buckets, database, pool)
@@ -163,7 +169,7 @@ def test_the_notified_envelope_replaces_addresses_the_mail_claimed(rig: WorkerRi
 
 def test_an_event_received_again_does_not_wait_any_more(rig: WorkerRig):
     rig.put_mail(KEY, ses_stored_mail(SES_ID, RECIPIENTS, SOURCE))
-    ingestor = Ingestor(s3_client(REGION), rig.pool, rig.buckets.attachments_bucket, ses_notification_grace_seconds=60)
+    ingestor = rig.ingestor(grace=60)
     ref = ObjectRef(rig.buckets.raw_mail_bucket, KEY, event_time=datetime.now(UTC))
     assert ingestor.ingest(ref).defer_seconds in range(59, 61)
     assert ingestor.ingest(ref, now=datetime.now(UTC) + timedelta(seconds=61)).outcome == "ingested"
@@ -173,7 +179,7 @@ def test_an_event_received_again_does_not_wait_any_more(rig: WorkerRig):
 
 
 def test_objects_not_stored_by_ses_under_their_message_id_do_not_wait(rig: WorkerRig):
-    ingestor = Ingestor(s3_client(REGION), rig.pool, rig.buckets.attachments_bucket, ses_notification_grace_seconds=60)
+    ingestor = rig.ingestor(grace=60)
     rig.put_mail("inbound/replayed-copy", ses_stored_mail(SES_ID, RECIPIENTS, SOURCE))  # key is not the SES id
     ref = ObjectRef(rig.buckets.raw_mail_bucket, "inbound/replayed-copy", event_time=datetime.now(UTC))
     assert ingestor.ingest(ref).outcome == "ingested"
@@ -182,7 +188,7 @@ def test_objects_not_stored_by_ses_under_their_message_id_do_not_wait(rig: Worke
 @pytest.mark.parametrize("attempt", range(5))
 def test_event_and_notification_at_the_same_time_end_with_every_recipient(rig: WorkerRig, attempt: int):
     rig.put_mail(KEY, ses_stored_mail(SES_ID, RECIPIENTS, SOURCE))
-    ingestor = Ingestor(s3_client(REGION), rig.pool, rig.buckets.attachments_bucket, ses_notification_grace_seconds=0)
+    ingestor = rig.ingestor(grace=0)
     refs = [
         ObjectRef(rig.buckets.raw_mail_bucket, KEY),  # the S3 event, past its grace
         ObjectRef(rig.buckets.raw_mail_bucket, KEY, envelope_from=SOURCE, envelope_to=tuple(INBOXES)),
@@ -205,3 +211,22 @@ def test_event_and_notification_at_the_same_time_end_with_every_recipient(rig: W
     assert rig.count("messages") == 1
     assert listed_in(rig) == {address: [KEY] for address in INBOXES}
     assert envelope_of(rig)["rows"] == INBOXES
+
+
+def test_a_nul_in_one_notified_recipient_loses_no_recipient(rig: WorkerRig, caplog):
+    """SES notified a recipient PostgreSQL cannot store as text: the mail is still ingested once, from the
+    notification, with every recipient; the NUL is stored as U+FFFD and that address gets no inbox."""
+    notified = [*RECIPIENTS, "bad\x00guy@mail.acme.test"]
+    rig.put_mail(KEY, ses_stored_mail(SES_ID, RECIPIENTS, SOURCE))
+    rig.send(s3_event(rig.buckets.raw_mail_bucket, KEY, event_time=now_iso()))
+    rig.send(sns_envelope(ses_receipt_notification(rig.buckets.raw_mail_bucket, KEY, notified, "bounce\x00s@x.test")))
+    with caplog.at_level(logging.INFO, logger="mailstack"):
+        rig.drain()
+        time.sleep(GRACE + 0.5)
+        rig.drain()
+    assert sorted(outcomes(caplog)) == ["deferred", "duplicate", "ingested"]  # no retry, no permanent failure
+    assert listed_in(rig) == {address: [KEY] for address in INBOXES}
+    stored = [a.lower() for a in RECIPIENTS] + ["bad\ufffdguy@mail.acme.test"]
+    assert envelope_of(rig) == {"envelope_from": "bounce\ufffds@x.test", "envelope_to": stored, "rows": stored}
+    assert rig.queue_depth() == (0, 0)
+    assert rig.queue_depth(rig.buckets.dlq_url) == (0, 0)

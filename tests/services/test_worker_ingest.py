@@ -43,6 +43,16 @@ class WorkerRig:
     def sqs(self) -> Any:
         return boto3.client("sqs", region_name=REGION)
 
+    def ingestor(self, grace: float = 0) -> Ingestor:
+        """An Ingestor of this rig's buckets and database (S3 events wait `grace` s for SES's notification)."""
+        return Ingestor(
+            s3_client(REGION),
+            self.pool,
+            self.buckets.attachments_bucket,
+            raw_mail_bucket=self.buckets.raw_mail_bucket,
+            ses_notification_grace_seconds=grace,
+        )
+
     def put_mail(self, key: str, raw: bytes) -> None:
         self.s3.put_object(Bucket=self.buckets.raw_mail_bucket, Key=key, Body=raw)
 
@@ -83,7 +93,12 @@ def make_rig(database: DatabaseSettings, buckets: MailBuckets, base_environment:
     pool = sync_pool(settings.database)
     worker = Worker(
         sqs=sqs_client(settings.common.region, settings.wait_time_seconds),
-        ingestor=Ingestor(s3_client(settings.common.region), pool, settings.attachments_bucket),
+        ingestor=Ingestor(
+            s3_client(settings.common.region),
+            pool,
+            settings.attachments_bucket,
+            raw_mail_bucket=settings.raw_mail_bucket,
+        ),
         queue_url=settings.inbound_queue_url,
         wait_time_seconds=settings.wait_time_seconds,
         batch_size=settings.batch_size,
@@ -180,7 +195,7 @@ def test_concurrent_duplicates_write_one_message(rig: WorkerRig):
     from mailstack.worker.events import ObjectRef
 
     rig.put_mail("inbound/race", (MAIL_FIXTURES / "many-recipients.eml").read_bytes())
-    ingestor = Ingestor(s3_client(REGION), rig.pool, rig.buckets.attachments_bucket)
+    ingestor = rig.ingestor()
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(
             pool.map(lambda _: ingestor.ingest(ObjectRef(rig.buckets.raw_mail_bucket, "inbound/race")), range(2))
@@ -209,6 +224,67 @@ def test_missing_object_is_logged_and_left_for_the_dlq(fast_redrive_rig: WorkerR
     assert rig.queue_depth() == (0, 0)
     assert rig.queue_depth(rig.buckets.dlq_url) == (1, 0)
     assert rig.count("messages") == 0
+
+
+def test_events_for_other_buckets_are_refused_and_end_in_the_dlq(fast_redrive_rig: WorkerRig, caplog):
+    rig = fast_redrive_rig
+    foreign = rig.buckets.attachments_bucket  # an object the worker can read, in a bucket it must not ingest
+    rig.s3.put_object(Bucket=foreign, Key="inbound/planted", Body=simple_mail("planted"))
+    rig.send(s3_event(foreign, "inbound/planted"))
+    rig.send(sns_envelope(ses_receipt_notification(foreign, "inbound/planted", ["a@mail.acme.test"], "x@y.test")))
+    with caplog.at_level(logging.INFO, logger="mailstack"):
+        assert rig.worker.poll_once() == 2
+    refused = [r for r in caplog.records if getattr(r, "outcome", None) == "permanent_failure"]
+    assert [r.s3_bucket for r in refused] == [foreign, foreign]
+    assert all(f"not in the raw-mail bucket {rig.buckets.raw_mail_bucket!r} (RAW_MAIL_BUCKET)" in r.reason
+               for r in refused)
+    assert rig.count("messages") == 0
+    assert rig.queue_depth() == (0, 2)  # not deleted: a permanent failure goes to the DLQ, where operators see it
+
+    time.sleep(1.2)
+    assert rig.worker.poll_once() == 2  # second receive (maxReceiveCount 2), refused again
+    time.sleep(1.2)
+    assert rig.worker.poll_once() == 0  # then moved to the DLQ, not retried forever
+    assert rig.queue_depth(rig.buckets.dlq_url) == (2, 0)
+    assert rig.count("messages") == 0
+
+
+NUL_MAIL = (
+    b"Return-Path: <bou\x00nce@sender.test>\r\n"
+    b"From: Ev\x00il <ev\x00il@sender.test>\r\n"
+    b"To: a\x00b@mail.acme.test, ok@mail.acme.test\r\n"
+    b"Subject: sub\x00ject\r\n"
+    b"Message-ID: <id\x00@sender.test>\r\n"
+    b"X-Trace: v\x00alue\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+    b"--b\r\nContent-Type: text/plain\r\n\r\nbody\x00text\r\n"
+    b"--b\r\nContent-Type: text/html\r\n\r\n<p>h\x00tml</p>\r\n"
+    b'--b\r\nContent-Type: application/octet-stream\r\nContent-ID: <c\x00id>\r\n'
+    b'Content-Disposition: attachment; filename="f\x00.bin"\r\n\r\n\x00\x01\r\n'
+    b"--b--\r\n"
+)
+
+
+def test_nul_anywhere_in_a_stored_mail_is_stored_as_u_fffd(rig: WorkerRig, caplog):
+    rig.put_mail("inbound/nul", NUL_MAIL)
+    rig.send(s3_event(rig.buckets.raw_mail_bucket, "inbound/nul"))
+    with caplog.at_level(logging.INFO, logger="mailstack"):
+        rig.drain()
+    assert [r.outcome for r in caplog.records if getattr(r, "outcome", None)] == ["ingested"]
+    (message,) = rig.query("SELECT * FROM messages")
+    assert message["subject"] == "sub\ufffdject"
+    assert message["message_id_header"] == "<id\ufffd@sender.test>"
+    assert message["envelope_from"] == "bou\ufffdnce@sender.test"
+    assert message["text_body"].startswith("body\ufffdtext")
+    assert "h\ufffdtml" in message["html_body"]
+    assert "\x00" not in json.dumps(message["headers"]) + json.dumps(message["defects"])
+    recipients = rig.query("SELECT kind, address, inbox_id FROM recipients WHERE kind = 'to' ORDER BY position")
+    assert [r["address"] for r in recipients] == ["a\ufffdb@mail.acme.test", "ok@mail.acme.test"]
+    assert [r["address"] for r in rig.query("SELECT address FROM inboxes")] == ["ok@mail.acme.test"]
+    (attachment,) = rig.query("SELECT filename, content_id, size_bytes FROM attachments")
+    assert attachment == {"filename": "f\ufffd.bin", "content_id": "c\ufffdid", "size_bytes": 2}
+    assert rig.queue_depth() == (0, 0)
 
 
 def test_undecodable_body_is_logged_and_not_deleted(rig: WorkerRig, caplog):

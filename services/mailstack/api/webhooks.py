@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 
 from mailstack.api import queries
 from mailstack.api.context import ApiContext, api_context
+from mailstack.mail.text import clean_json, clean_text
 from mailstack.sns.signature import MESSAGE_TYPES, MalformedMessageError, SignatureVerificationError
 
 logger = logging.getLogger(__name__)
@@ -94,11 +95,13 @@ async def _notification(context: ApiContext, message: dict[str, Any]) -> JSONRes
     if ses is None:
         logger.info("sns notification received", extra={**fields, "notification_type": None})
         return JSONResponse({"status": "received"})
+    # Stored whole, with NUL (which jsonb and text refuse) as U+FFFD: a delivery SNS cannot retry into success.
+    ses = clean_json(ses)
     mail = ses.get("mail") if isinstance(ses.get("mail"), dict) else {}
     ses_message_id = mail.get("messageId") if isinstance(mail.get("messageId"), str) else None
     async with context.pool.connection() as conn:
         created = await queries.record_sns_notification(
-            conn, message["MessageId"], message["TopicArn"], "Received", ses_message_id, ses
+            conn, clean_text(message["MessageId"]), clean_text(message["TopicArn"]), "Received", ses_message_id, ses
         )
     logger.info(
         "ses receipt notification recorded" if created else "ses receipt notification already recorded",

@@ -130,6 +130,11 @@ def _walk(part: Message, path: str, depth: int, bodies: _Bodies, defects: list[s
     _part_defects(part, path, defects)  # after decoding, which adds payload defects
 
 
+def _storable(defects: list[str]) -> tuple[str, ...]:
+    """Defects once each, as storable text (a defect may quote the input it found, NUL included)."""
+    return tuple(dict.fromkeys(clean_text(defect) for defect in defects))
+
+
 def _join(parts: list[str]) -> str | None:
     if not parts:
         return None
@@ -160,7 +165,7 @@ def _parse(raw: bytes, defects: list[str]) -> ParsedMail:
         text_body=_join(bodies.text),
         html_body=_join(bodies.html),
         attachments=tuple(bodies.attachments),
-        defects=tuple(dict.fromkeys(defects)),
+        defects=_storable(defects),
     )
 
 
@@ -174,5 +179,5 @@ def parse_mail(raw: bytes) -> ParsedMail:
         return ParsedMail(
             size=len(raw),
             text_body=decode_bytes(raw, "utf-8", []),
-            defects=tuple(defects),
+            defects=_storable(defects),
         )

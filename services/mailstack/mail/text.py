@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import codecs
+from typing import Any
 
 _ASCII_NAMES = frozenset({"ascii", "us-ascii"})
 
 
 def clean_text(value: str) -> str:
-    """Make `value` storable: surrogate-escaped raw bytes are re-read as UTF-8 and NUL becomes U+FFFD."""
+    """Make `value` storable: surrogate-escaped raw bytes are re-read as UTF-8 and NUL becomes U+FFFD.
+
+    PostgreSQL refuses NUL in `text` and `\u0000` in `jsonb`; every string the services store from mail,
+    SES or SNS goes through here (or clean_json), so such input is stored with U+FFFD in place of NUL."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -17,6 +21,17 @@ def clean_text(value: str) -> str:
         except UnicodeEncodeError:
             value = value.encode("utf-8", "replace").decode("utf-8")
     return value.replace("\x00", "\ufffd")
+
+
+def clean_json(value: Any) -> Any:
+    """A copy of a JSON document (as json.loads returns it) with clean_text applied to every key and string."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(str(key)): clean_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [clean_json(item) for item in value]
+    return value
 
 
 def decode_bytes(data: bytes, charset: str | None, defects: list[str]) -> str:

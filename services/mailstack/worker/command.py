@@ -36,6 +36,7 @@ def run_worker(settings: WorkerSettings) -> int:
                 s3_client(settings.common.region),
                 pool,
                 settings.attachments_bucket,
+                raw_mail_bucket=settings.raw_mail_bucket,
                 ses_notification_grace_seconds=settings.ses_notification_grace_seconds,
             ),
             queue_url=settings.inbound_queue_url,

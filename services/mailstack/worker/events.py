@@ -19,6 +19,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
+from mailstack.mail.text import clean_text
+
 
 class UndecodableMessageError(Exception):
     """The body is not something the worker can ever act on."""
@@ -80,14 +82,16 @@ def _ses_receipt(notification: dict[str, Any]) -> QueueMessage:
     if action.get("type") != "S3" or not action.get("bucketName") or not action.get("objectKey"):
         raise UndecodableMessageError("SES receipt notification without an S3 action (bucketName, objectKey)")
     recipients = receipt.get("recipients") or mail.get("destination") or []
+    source = mail.get("source")
     return QueueMessage(
         objects=(
             ObjectRef(
                 bucket=str(action["bucketName"]),
                 key=str(action["objectKey"]),
                 event_time=_parse_time(mail.get("timestamp")),
-                envelope_from=mail.get("source") if isinstance(mail.get("source"), str) else None,
-                envelope_to=tuple(str(address).lower() for address in recipients if isinstance(address, str)),
+                envelope_from=clean_text(source) if isinstance(source, str) else None,
+                # Kept whole (one bad address must not cost the others their delivery), NUL made storable.
+                envelope_to=tuple(clean_text(address).lower() for address in recipients if isinstance(address, str)),
             ),
         )
     )

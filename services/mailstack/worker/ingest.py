@@ -11,6 +11,9 @@ S3 ObjectCreated event and the S3 action's notification reach the inbound queue,
   recipient in one transaction; after the grace the event ingests it with the envelope the mail shows;
 - a notification for a message already ingested (its event won after the grace, or a replay) replaces
   the envelope and the inbox listings with the notified ones (store.replace_envelope), under a row lock.
+
+Only objects in RAW_MAIL_BUCKET are ingested: an event or notification naming any other bucket (the
+attachments bucket, a bucket of another stack) is refused with ForeignBucketError, a permanent failure.
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ class PermanentIngestError(Exception):
     """Retrying cannot help (the object is gone, ...): the message is left for the DLQ."""
 
 
+class ForeignBucketError(PermanentIngestError):
+    """The object is not in the raw-mail bucket: the worker never ingests it, however often it is retried."""
+
+
 @dataclass(frozen=True)
 class IngestResult:
     message_id: UUID
@@ -68,16 +75,20 @@ class Ingestor:
         s3: BaseClient,
         pool: ConnectionPool,
         attachments_bucket: str,
+        *,
+        raw_mail_bucket: str,
         ses_notification_grace_seconds: float = DEFAULT_SES_NOTIFICATION_GRACE_SECONDS,
     ) -> None:
         self._s3 = s3
         self._pool = pool
         self._attachments_bucket = attachments_bucket
+        self._raw_mail_bucket = raw_mail_bucket
         self._grace = ses_notification_grace_seconds
 
     def ingest(self, ref: ObjectRef, *, first_receive: bool = True, now: datetime | None = None) -> IngestResult:
         """Ingest `ref` (idempotent). `first_receive`: the SQS message is received for the first time (only
         then may an S3 event wait for SES's notification)."""
+        self._check_ingestible(ref)
         message_id = message_uuid(ref.bucket, ref.key)
         with self._pool.connection() as conn:
             exists = store.message_exists(conn, ref.bucket, ref.key)
@@ -110,6 +121,19 @@ class Ingestor:
                 # envelope replaces the one the mail shows.
                 replaced = store.replace_envelope(conn, ref.bucket, ref.key, ref.envelope_from, ref.envelope_to)
         return IngestResult(message_id, created, len(attachments), len(mail.defects), envelope_replaced=replaced)
+
+    def _check_ingestible(self, ref: ObjectRef) -> None:
+        """Refuse objects the worker must never ingest, before anything is fetched or written."""
+        if ref.bucket != self._raw_mail_bucket:
+            raise ForeignBucketError(
+                f"s3://{ref.bucket}/{ref.key} is not in the raw-mail bucket {self._raw_mail_bucket!r} "
+                "(RAW_MAIL_BUCKET): only mail stored there is ingested; check which bucket notifies this queue"
+            )
+        if "\x00" in ref.key:
+            raise PermanentIngestError(
+                f"s3://{ref.bucket}/{ref.key!r}: the object key contains NUL, which PostgreSQL text cannot "
+                "store (SES never writes such keys)"
+            )
 
     def _wait_for_notification(
         self, ref: ObjectRef, mail: ParsedMail, first_receive: bool, now: datetime

@@ -1,8 +1,12 @@
 """The polling loop: receive a batch, ingest each message, delete it only after the commit.
 
 Failures leave the message on the queue: it becomes visible again after the visibility timeout and
-moves to the DLQ after maxReceiveCount. Permanent failures (undecodable body, missing object) are
-logged with their reason and also left there, so they end up in the DLQ where operators see them.
+moves to the DLQ after maxReceiveCount. Permanent failures (undecodable body, missing object, an object
+outside RAW_MAIL_BUCKET) are logged with their reason and also left there, so they end up in the DLQ where
+operators see them. For a foreign bucket that is deliberate rather than deleting the message: retrying
+cannot make it valid, but it stops after maxReceiveCount, and if RAW_MAIL_BUCKET itself is wrong (every
+event "foreign") the DLQ keeps every announcement for a redrive once the setting is fixed, where deleting
+would have dropped them.
 An S3 event that waits for SES's receipt notification (see worker.ingest) is not deleted either: its
 visibility timeout is set to the rest of the wait, and on its next receive it is a duplicate (deleted)
 or, if the notification never came, ingested with the envelope the stored mail shows.

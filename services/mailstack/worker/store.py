@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -66,8 +67,12 @@ class NewMessage:
 
 
 def _is_mailbox(address: str) -> bool:
+    """Whether an inbox may be made for `address`: local@domain without spaces, control characters or U+FFFD
+    (what clean_text put in place of a NUL). Other envelope addresses are stored, but list nothing."""
     local, at, domain = address.rpartition("@")
-    return bool(at and local and domain and " " not in address)
+    if not (at and local and domain):
+        return False
+    return not any(char.isspace() or char == "\ufffd" or unicodedata.category(char) == "Cc" for char in address)
 
 
 def envelope_inbox_addresses(envelope_to: tuple[str, ...]) -> list[str]:

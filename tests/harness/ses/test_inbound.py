@@ -175,6 +175,80 @@ def test_mixed_recipients_accept_one_and_refuse_the_other(account, inbound):
     assert account.objects(f"inbound/{result.message_id}")
 
 
+def test_a_recipient_with_nul_is_refused_at_rcpt_and_every_other_recipient_gets_the_mail(account, inbound):
+    with smtplib.SMTP(inbound.host, inbound.port) as client:
+        client.ehlo()
+        client.mail("alice@sender.test")
+        assert client.docmd("RCPT", "TO:<gina@example.com>")[0] == 250
+        assert client.docmd("RCPT", "TO:<gi\x00na@example.com>") == (501, b"5.1.3 Invalid RCPT TO address provided")
+        assert client.docmd("RCPT", "TO:<hank@example.com>")[0] == 250
+        code, reply = client.data(mail("gina@example.com", "nul-rcpt"))
+    assert code == 250
+    message_id = reply.decode().removeprefix("Ok ")
+    assert inbound.trace(message_id)["recipients"] == ["gina@example.com", "hank@example.com"]
+    [alert] = account.notifications(account.topic_alerts, message_id)  # what the worker's envelope comes from
+    assert alert["ses"]["receipt"]["recipients"] == ["gina@example.com", "hank@example.com"]
+    assert alert["ses"]["mail"]["destination"] == ["gina@example.com", "hank@example.com"]
+    refused = inbound.rejections()[-1]
+    assert (refused["stage"], refused["recipient"], refused["reply"]) == (
+        "rcpt", "<gi\x00na@example.com>", "501 5.1.3 Invalid RCPT TO address provided"
+    )
+    assert "U+0000" in refused["reason"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "<a..b@example.com>",  # empty atom
+        "<.a@example.com>",
+        "<a b@example.com>",  # unquoted space (aiosmtpd alone quotes it)
+        "<a(comment)@example.com>",  # RFC 5322 comments are no part of an SMTP path
+        "<a@-example.com>",  # label starting with a hyphen
+        "<a@exa_mple.com>",
+        "<a@example.com.>",
+        "<a@[300.1.2.3]>",
+        "<a\x7f@example.com>",
+        "<a@example.com\x1b>",
+        "<" + "x" * 65 + "@example.com>",  # local part over 64 octets
+        "<a@example.com",
+    ],
+)
+def test_malformed_recipients_are_refused_with_501(inbound, path: str):
+    with smtplib.SMTP(inbound.host, inbound.port) as client:
+        client.ehlo()
+        client.mail("alice@sender.test")
+        assert client.docmd("RCPT", f"TO:{path}") == (501, b"5.1.3 Invalid RCPT TO address provided")
+        assert client.docmd("RCPT", "TO:<ivy@example.com>")[0] == 250  # the transaction goes on
+
+
+def test_malformed_sender_is_refused_with_501_and_a_valid_one_is_taken_after_it(inbound):
+    with smtplib.SMTP(inbound.host, inbound.port) as client:
+        client.ehlo()
+        assert client.docmd("MAIL", "FROM:<al\x00ice@sender.test>") == (
+            501, b"5.1.7 Invalid MAIL FROM address provided"
+        )
+        assert client.docmd("MAIL", "FROM:<a..lice@sender.test>")[0] == 501
+        assert client.docmd("MAIL", "FROM:<alice@sender.test> SIZE=100")[0] == 250
+    assert inbound.rejections()[-1]["stage"] == "mail"
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ('<"jo smith"@example.com>', 250),  # quoted local part
+        ("<jo+tag@example.com>", 250),
+        ("<@relay.example:jo@example.com>", 250),  # source route, ignored
+        ("jo@example.com", 250),  # no brackets: accepted like SES's documented example
+        ("<Postmaster>", 550),  # valid path, no rule covers it
+    ],
+)
+def test_valid_paths_pass_the_syntax_check(inbound, path: str, code: int):
+    with smtplib.SMTP(inbound.host, inbound.port) as client:
+        client.ehlo()
+        assert client.docmd("MAIL", "FROM:<>")[0] == 250  # the null reverse-path
+        assert client.docmd("RCPT", f"TO:{path}")[0] == code
+
+
 def test_rules_run_in_order_and_stop_ends_the_rule_set(account, inbound):
     vip = send(inbound, "vip@example.net")  # rule entry is "VIP@example.net": matching ignores case
     trace = inbound.trace(vip.message_id)
