@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness.pytest_plugin import KEPT_RUN_DIRS
-from harness.reaper import all_harness_processes
+from harness.core.reaper import all_harness_processes
+from harness.testing.plugin import KEPT_RUN_DIRS
 
-pytest_plugins = ["harness.pytest_plugin"]  # also a pytest11 entry point of the same name: registered once
+pytest_plugins = ["harness.testing.plugin"]  # also a pytest11 entry point of the same name: registered once
 _BEFORE: set[str] = set()
 
 

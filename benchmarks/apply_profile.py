@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/apply_profile.py [--terraform-dir terraform] [--no-patches | --patch NAME ...]
                                                  [--top 30] [--keep DIR] [--prewarm]
 
-Boots `python -m harness.aws.moto_server` on a free port (all fidelity patches unless told otherwise),
+Boots `python -m harness.emulator.moto_server` on a free port (all fidelity patches unless told otherwise),
 runs `terraform init` and `terraform apply` of the root module through `TerraformRunner` with
 `TF_LOG=DEBUG`, and prints:
 
@@ -40,7 +40,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from harness.aws.moto_process import MotoServerProcess  # noqa: E402
+from harness.emulator.moto_process import MotoServerProcess  # noqa: E402
 from harness.terraform.runner import TerraformRunner  # noqa: E402
 
 REGION = "us-east-1"
@@ -185,7 +185,7 @@ _WARM_CALLS: dict[str, str] = {
 
 def prewarm(endpoint: str) -> float:
     """Send one read per service in _WARM_CALLS; return the seconds it took."""
-    from harness.aws.clients import AwsClients
+    from harness.core.clients import AwsClients
 
     clients = AwsClients(endpoint, REGION)
     started = time.monotonic()

@@ -10,9 +10,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.config import HarnessSettings
-from harness.progress import QuietReporter
-from harness.reaper import processes_of
+from harness.core.config import HarnessSettings
+from harness.core.progress import QuietReporter
+from harness.core.reaper import processes_of
 from harness.stack import Stack
 
 

@@ -18,12 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
-from harness.config import HarnessSettings
-from harness.handle import StackHandle
-from harness.probes import eventually
-from harness.progress import ConsoleReporter
-from harness.ses.client import send_mail
+from harness.core.config import HarnessSettings
+from harness.core.probes import eventually
+from harness.core.progress import ConsoleReporter
 from harness.stack import Stack
+from harness.testing.handle import StackHandle
+from harness.testing.smtp_client import send_mail
 
 
 def _send_one(handle: StackHandle, tag: str, index: int) -> str:

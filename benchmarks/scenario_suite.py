@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.pytest_plugin import DEFAULT_TIME_SCALE
+from harness.testing.plugin import DEFAULT_TIME_SCALE
 
 ROOT = Path(__file__).resolve().parents[1]
 MODES = ("cold-serial", "cold-n2", "reused-serial", "reused-n2")

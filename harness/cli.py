@@ -13,13 +13,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.cloudwatch.status import status_rows
-from harness.config import Backend, HarnessSettings, load_settings
-from harness.errors import HarnessError, SettingsError
-from harness.handle import StackHandle
-from harness.progress import ConsoleReporter
+from harness.aws.cloudwatch.status import status_rows
+from harness.core.config import Backend, HarnessSettings, load_settings
+from harness.core.errors import HarnessError, SettingsError
+from harness.core.progress import ConsoleReporter
 from harness.runtime.process import read_runtime
 from harness.stack import Stack, StackState
+from harness.testing.handle import StackHandle
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="mailstack local cloud")
 console = Console(width=200, emoji=False) if not sys.stdout.isatty() else Console(emoji=False)
@@ -155,7 +155,7 @@ def env(run_dir: RunDir = None) -> None:
     except HarnessError as exc:
         _fail(exc)
         return
-    from harness.aws.clients import emulator_env
+    from harness.core.clients import emulator_env
 
     exports = emulator_env(state.aws_endpoint_url, state.region)
     info = state.postgres_info
@@ -192,7 +192,7 @@ def reap(
     run_dir: RunDir = None,
 ) -> None:
     """Stop processes left behind by crashed runs."""
-    from harness import reaper
+    from harness.core import reaper
 
     if all_runs:
         total = 0
@@ -214,7 +214,7 @@ def demo(
     import time
     import uuid
 
-    from harness.ses.client import send_mail
+    from harness.testing.smtp_client import send_mail
 
     settings = _settings(run_dir)
     try:
@@ -255,7 +255,7 @@ def send_mail_command(
     run_dir: RunDir = None,
 ) -> None:
     """Send a mail to the local SES inbound MX: an .eml file, or one composed from the options."""
-    from harness.ses.client import send_mail
+    from harness.testing.smtp_client import send_mail
 
     try:
         handle = StackHandle.attach(_settings(run_dir))

@@ -20,16 +20,16 @@ import pydantic
 from filelock import FileLock
 
 from harness import __version__
-from harness.aws.backend import AwsBackend, EndpointBackend, MotoBackend
-from harness.aws.clients import AwsClients
-from harness.config import Backend, HarnessSettings
-from harness.errors import HarnessError, NewerStateFileError, StateFileError
-from harness.ports import ensure_port_free, free_port
+from harness.aws.rds.binding import bind_rds_instances
+from harness.core.clients import AwsClients
+from harness.core.config import Backend, HarnessSettings
+from harness.core.errors import HarnessError, NewerStateFileError, StateFileError
+from harness.core.ports import ensure_port_free, free_port
+from harness.core.progress import QuietReporter, Reporter
+from harness.core.reaper import processes_of, processes_running, reap, terminate
+from harness.emulator.backend import AwsBackend, EndpointBackend, MotoBackend
 from harness.postgres.binaries import find_postgres_bin_dir
 from harness.postgres.cluster import LocalPostgres, PostgresInfo, state_dir_for
-from harness.postgres.rds_binding import bind_rds_instances
-from harness.progress import QuietReporter, Reporter
-from harness.reaper import processes_of, processes_running, reap, terminate
 from harness.runtime.process import RuntimeProcess, read_runtime
 from harness.terraform.runner import TerraformRunner, check_root_module, find_terraform, source_fingerprint
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.config import HarnessSettings
+from harness.core.config import HarnessSettings
 
 OWN_STACK = "own_stack"
 LOCK_NAME = "scenarios.lock"

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from harness.handle import StackHandle
-from harness.scenario import AlarmWatch, EcsControl
+from harness.testing import AlarmWatch, EcsControl
+from harness.testing.handle import StackHandle
 
 pytestmark = [pytest.mark.scenario, pytest.mark.own_stack]
 

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.handle import StackHandle
-from harness.scenario import EcsControl
+from harness.testing import EcsControl
+from harness.testing.handle import StackHandle
 
 pytestmark = pytest.mark.scenario
 

@@ -27,8 +27,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from harness.reporting import read_json_lines
-from harness.ses.client import RecipientsRefusedError
+from harness.testing.reporting import read_json_lines
+from harness.testing.smtp_client import RecipientsRefusedError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
 MAIL_FIXTURES = sorted(FIXTURES.glob("*.eml"))

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from harness.errors import MissingBinaryError
+from harness.core.errors import MissingBinaryError
 
 _NEEDED = ("initdb", "postgres")
 

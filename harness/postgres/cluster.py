@@ -16,9 +16,9 @@ from urllib.parse import quote
 
 import psycopg
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.process import ManagedProcess
 from harness.postgres.binaries import find_postgres_bin_dir
-from harness.process import ManagedProcess
 
 SUPERUSER = "postgres"
 _SPEED_OVER_DURABILITY = {

@@ -14,18 +14,18 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from harness.alb.dataplane import AlbDataPlane
-from harness.aws.clients import AwsClients
-from harness.aws.dataplane_snapshots import write_snapshot
-from harness.cloudwatch import CloudWatchEmulation
-from harness.ecs import EcsRunner, ImageResolver
-from harness.postgres.rds_binding import RdsBinding
-from harness.runtime.dns import DnsSnapshotPublisher, ensure_alb_ca
-from harness.runtime.paths import RUNTIME_FILE, snapshot_paths
-from harness.runtime.sns_confirm import resubscribe_pending, wait_confirmed
-from harness.runtime.sns_trust import sns_trust_overrides
-from harness.ses.inbound import SesInbound
-from harness.tls.ca import LocalCA
+from harness.aws.cloudwatch import CloudWatchEmulation
+from harness.aws.ecs import EcsRunner, ImageResolver
+from harness.aws.elbv2.dataplane import AlbDataPlane
+from harness.aws.rds.binding import RdsBinding
+from harness.aws.route53.resolver import DnsSnapshotPublisher, ensure_alb_ca
+from harness.aws.ses.inbound import SesInbound
+from harness.aws.sns.confirm import resubscribe_pending, wait_confirmed
+from harness.aws.sns.trust import sns_trust_overrides
+from harness.core.ca import LocalCA
+from harness.core.clients import AwsClients
+from harness.core.rundir import RUNTIME_FILE, snapshot_paths
+from harness.core.truth import write_snapshot
 
 log = logging.getLogger("harness.runtime")
 

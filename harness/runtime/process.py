@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.config import HarnessSettings
-from harness.errors import HarnessError
-from harness.process import ManagedProcess
-from harness.runtime.paths import RUNTIME_FILE
+from harness.core.config import HarnessSettings
+from harness.core.errors import HarnessError
+from harness.core.process import ManagedProcess
+from harness.core.rundir import RUNTIME_FILE
 
 
 def read_runtime(run_dir: Path) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import hcl2
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 OVERRIDE_NAME = "zz_harness_override.tf"
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.aws.clients import emulator_env
-from harness.errors import HarnessError, MissingBinaryError
+from harness.core.clients import emulator_env
+from harness.core.errors import HarnessError, MissingBinaryError
 from harness.terraform.cli_config import find_provider_mirror, write_cli_config
 from harness.terraform.override import OVERRIDE_NAME, render_override, scan_root_module
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from harness.chaos import Throttle, freeze_task, thaw_task
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.testing.chaos import Throttle, freeze_task, thaw_task
 
 COUNTER = """
 import itertools, os, pathlib, sys, time

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import HarnessError, MissingBinaryError, PortInUseError
-from harness.ports import ensure_port_free
+from harness.core.errors import HarnessError, MissingBinaryError, PortInUseError
+from harness.core.ports import ensure_port_free
 from harness.postgres.binaries import find_postgres_bin_dir
 from harness.terraform.override import scan_root_module
 from harness.terraform.runner import TerraformRunner, find_terraform

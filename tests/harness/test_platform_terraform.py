@@ -15,9 +15,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from harness.aws.clients import AwsClients
-from harness.config import HarnessSettings
-from harness.progress import QuietReporter
+from harness.core.clients import AwsClients
+from harness.core.config import HarnessSettings
+from harness.core.progress import QuietReporter
 from harness.stack import Stack, StackState
 
 pytestmark = pytest.mark.slow

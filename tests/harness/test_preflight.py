@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import HarnessSettings
-from harness.errors import HarnessError, MissingBinaryError, PortInUseError
-from harness.progress import QuietReporter
-from harness.reaper import processes_of
+from harness.core.config import HarnessSettings
+from harness.core.errors import HarnessError, MissingBinaryError, PortInUseError
+from harness.core.progress import QuietReporter
+from harness.core.reaper import processes_of
 from harness.stack import Stack
 
 TINY_TF = Path(__file__).parent / "data" / "tiny_tf"

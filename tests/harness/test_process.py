@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.process import ManagedProcess
-from harness.reaper import RUN_MARKER
+from harness.core.process import ManagedProcess
+from harness.core.reaper import RUN_MARKER
 
 PRINT_ENVIRONMENT = "import json, os; print(json.dumps(dict(os.environ)))"
 

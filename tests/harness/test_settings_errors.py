@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import load_settings
-from harness.errors import SettingsError
+from harness.core.config import load_settings
+from harness.core.errors import SettingsError
 
 HARNESS = Path(sys.executable).parent / "harness"
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.aws.clients import AwsClients
-from harness.config import HarnessSettings
-from harness.progress import QuietReporter
-from harness.reaper import processes_of
+from harness.core.clients import AwsClients
+from harness.core.config import HarnessSettings
+from harness.core.progress import QuietReporter
+from harness.core.reaper import processes_of
 from harness.stack import Stack
 
 pytestmark = pytest.mark.slow
@@ -108,7 +108,7 @@ def test_a_killed_test_session_takes_its_stack_with_it(settings: HarnessSettings
         f"""
         import sys, time
         from pathlib import Path
-        from harness.config import HarnessSettings
+        from harness.core.config import HarnessSettings
         from harness.stack import Stack
         settings = HarnessSettings(project_dir=Path({str(tmp_path)!r}), run_dir=Path({str(settings.run_path)!r}),
                                    terraform_dir=Path({str(settings.terraform_path)!r}))

@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 
 from harness import __version__
 from harness.cli import app
-from harness.config import HarnessSettings
-from harness.errors import NewerStateFileError, StateFileError
-from harness.reaper import marker_env, processes_of
+from harness.core.config import HarnessSettings
+from harness.core.errors import NewerStateFileError, StateFileError
+from harness.core.reaper import marker_env, processes_of
 from harness.stack import STATE_FILE, Stack
 
 DATA = Path(__file__).parent / "data"

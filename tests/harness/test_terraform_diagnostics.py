@@ -9,9 +9,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from harness.aws.backend import MotoBackend
-from harness.errors import HarnessError
-from harness.ports import free_port
+from harness.core.errors import HarnessError
+from harness.core.ports import free_port
+from harness.emulator.backend import MotoBackend
 from harness.terraform.runner import TerraformRunner, error_summary, render_diagnostic
 
 DATA = Path(__file__).parent / "data"

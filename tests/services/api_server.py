@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from harness.ports import free_port
+from harness.core.ports import free_port
 
 
 @dataclass

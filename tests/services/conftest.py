@@ -26,7 +26,7 @@ from mailstack.config import DatabaseSettings
 from mailstack.migrate import apply_migrations
 from moto.server import ThreadedMotoServer
 
-from harness.ports import free_port
+from harness.core.ports import free_port
 from tests.services.sns_signer import SnsSigner
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

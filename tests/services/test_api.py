@@ -23,7 +23,7 @@ from mailstack.db import sync_pool
 from mailstack.worker.events import ObjectRef
 from mailstack.worker.ingest import Ingestor
 
-from harness.ports import free_port
+from harness.core.ports import free_port
 from tests.services.api_server import ApiProcess
 from tests.services.conftest import MAIL_FIXTURES, REGION, LocalPostgres, MailBuckets, database_environment
 from tests.services.mail_factory import simple_mail

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
-from harness.alb import AlbDataPlane
-from harness.ports import free_port
+from harness.aws.elbv2 import AlbDataPlane
+from harness.core.ports import free_port
 from tests.harness.alb.backends import Backend
 
 REGION = "us-east-1"

@@ -7,7 +7,7 @@ import ipaddress
 from cryptography import x509
 from cryptography.x509.verification import PolicyBuilder, Store
 
-from harness.tls import LocalCA
+from harness.core.ca import LocalCA
 
 
 def test_ca_is_created_once_and_reused(tmp_path) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from harness.alb.checker import HealthMonitor
-from harness.alb.health import Reason, State
-from harness.alb.model import (
+from harness.aws.elbv2.checker import HealthMonitor
+from harness.aws.elbv2.health import Reason, State
+from harness.aws.elbv2.model import (
     Action,
     AlbModel,
     HealthCheck,

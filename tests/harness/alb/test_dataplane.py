@@ -16,9 +16,9 @@ import httpx
 import pytest
 from cryptography import x509
 
-from harness.alb import AlbDataPlane, Reason, State
-from harness.errors import HarnessError
-from harness.ports import free_port
+from harness.aws.elbv2 import AlbDataPlane, Reason, State
+from harness.core.errors import HarnessError
+from harness.core.ports import free_port
 from tests.harness.alb.backends import Backend
 from tests.harness.alb.conftest import CERT_DOMAIN, CERT_SAN, REGION, AlbEnv
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.alb.health import CheckResult, Matcher, Reason, State, TargetHealthMachine
-from harness.alb.model import Target
+from harness.aws.elbv2.health import CheckResult, Matcher, Reason, State, TargetHealthMachine
+from harness.aws.elbv2.model import Target
 
 OK = CheckResult.success()
 BAD = CheckResult.code_mismatch(500)

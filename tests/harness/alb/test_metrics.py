@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from harness.alb.metrics import MetricsRecorder
+from harness.aws.elbv2.metrics import MetricsRecorder
 
 LB = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188"
 TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api/73e2d6bc24d8a067"

@@ -6,12 +6,12 @@ import re
 
 import pytest
 
-from harness.alb.balancer import RoundRobin, WeightedChooser
-from harness.alb.loader import parse_action, parse_condition, parse_health_check, parse_rule, sort_rules
-from harness.alb.model import Condition, RedirectConfig, Target, WeightedTargetGroup
-from harness.alb.proxy import forwarded_headers, strip_hop_by_hop
-from harness.alb.redirects import OriginalUrl, redirect_location
-from harness.alb.routing import RequestView, condition_matches, select_rule
+from harness.aws.elbv2.balancer import RoundRobin, WeightedChooser
+from harness.aws.elbv2.loader import parse_action, parse_condition, parse_health_check, parse_rule, sort_rules
+from harness.aws.elbv2.model import Condition, RedirectConfig, Target, WeightedTargetGroup
+from harness.aws.elbv2.proxy import forwarded_headers, strip_hop_by_hop
+from harness.aws.elbv2.redirects import OriginalUrl, redirect_location
+from harness.aws.elbv2.routing import RequestView, condition_matches, select_rule
 
 
 def view(**kwargs) -> RequestView:

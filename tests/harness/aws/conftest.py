@@ -3,7 +3,7 @@
 `server` is parametrised over both by ``@stock_fails(reason)`` (see support.py): the test asserts AWS's
 behaviour, and its expected (strict xfail) failure against stock moto proves the patch is needed.
 Patches apply process-wide once applied, so the stock server is a separate process
-(``python -m harness.aws.moto_server --no-patches``) started without the patches' environment.
+(``python -m harness.emulator.moto_server --no-patches``) started without the patches' environment.
 Note that applying the patches here also patches moto for any later test in this pytest process.
 """
 
@@ -15,9 +15,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.aws import patches
-from harness.aws.moto_process import MotoServerProcess
-from harness.ports import free_port
+from harness.aws import fidelity as patches
+from harness.core.ports import free_port
+from harness.emulator.moto_process import MotoServerProcess
 from tests.harness.aws.support import Aws
 
 

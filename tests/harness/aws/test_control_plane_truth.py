@@ -1,6 +1,6 @@
 """Patches elbv2-target-health-truth and ecs-tasks-truth: the emulator tells the data plane's truth.
 
-Both moto servers here are real `python -m harness.aws.moto_server` subprocesses (patched, and stock
+Both moto servers here are real `python -m harness.emulator.moto_server` subprocesses (patched, and stock
 `--no-patches` for the strict-xfail variants), started with HARNESS_ALB_SNAPSHOT/HARNESS_ECS_SNAPSHOT
 naming files in a temporary directory. Each test writes those files as the data plane would
 (`write_snapshot` of the shapes the real producers make: `TargetHealth.to_json()` rows as in
@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from harness.alb.health import DESCRIPTIONS, Reason, State, TargetHealth
-from harness.aws import patches
-from harness.aws.dataplane_snapshots import ALB_SNAPSHOT_ENV, ECS_SNAPSHOT_ENV, SnapshotReader, write_snapshot
-from harness.aws.moto_process import MotoServerProcess
-from harness.ecs.model import Service
-from harness.ecs.runner import EcsRunner
-from harness.ecs.tasks import StopCode, Task, TaskStatus, new_task_id, task_arn
+from harness.aws import fidelity as patches
+from harness.aws.ecs.model import Service
+from harness.aws.ecs.runner import EcsRunner
+from harness.aws.ecs.tasks import StopCode, Task, TaskStatus, new_task_id, task_arn
+from harness.aws.elbv2.health import DESCRIPTIONS, Reason, State, TargetHealth
+from harness.core.truth import ALB_SNAPSHOT_ENV, ECS_SNAPSHOT_ENV, SnapshotReader, write_snapshot
+from harness.emulator.moto_process import MotoServerProcess
 from tests.harness.aws.support import Aws, stock_fails, unique
 
 

@@ -1,4 +1,4 @@
-"""`python -m harness.aws.moto_server`: readiness, the patch listing, patch selection, clean shutdown, and the
+"""`python -m harness.emulator.moto_server`: readiness, the patch listing, patch selection, clean shutdown, and the
 run marker that lets the reaper find a server a crashed test left behind."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.aws import patches
-from harness.aws.moto_process import MotoServerProcess
-from harness.aws.moto_server import PATCHES_PATH
-from harness.reaper import processes_running, reap
+from harness.aws import fidelity as patches
+from harness.core.reaper import processes_running, reap
+from harness.emulator.moto_process import MotoServerProcess
+from harness.emulator.moto_server import PATCHES_PATH
 from tests.harness.aws.support import Aws
 
 pytestmark = pytest.mark.slow
@@ -42,7 +42,7 @@ def test_carries_the_run_marker_so_the_reaper_stops_it(tmp_path: Path) -> None:
     server = MotoServerProcess(tmp_path)
     server.start()
     try:
-        found = processes_running(tmp_path, "harness.aws.moto_server")
+        found = processes_running(tmp_path, "harness.emulator.moto_server")
         assert [proc.pid for proc in found] == [server.process.pid]
         assert reap(tmp_path, grace=5) == 1
         assert server.process.popen is not None
@@ -73,7 +73,7 @@ def test_unknown_patch_name_exits_with_the_known_names(tmp_path: object) -> None
     import sys
 
     result = subprocess.run(
-        [sys.executable, "-m", "harness.aws.moto_server", "--patch", "no-such-patch"],
+        [sys.executable, "-m", "harness.emulator.moto_server", "--patch", "no-such-patch"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from harness.aws import patches
-from harness.aws.patches import FidelityPatch, UnknownPatchError
+from harness.aws import fidelity as patches
+from harness.aws.fidelity import FidelityPatch, UnknownPatchError
 
 NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
@@ -35,7 +35,7 @@ def test_discover_finds_every_patch_module() -> None:
 
 def test_discovery_imports_no_moto() -> None:
     """Patch modules import moto inside apply(): the server sets moto's environment after discovery."""
-    code = "import sys; from harness.aws import patches; patches.discover(); print('moto' in sys.modules)"
+    code = "import sys; from harness.aws import fidelity as patches; patches.discover(); print('moto' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 

@@ -1,6 +1,6 @@
 """Fidelity patch `sns-http-delivery`: SNS to http/https subscribers behaves like AWS.
 
-Every test runs against a real moto server process (`python -m harness.aws.moto_server`) and a real local
+Every test runs against a real moto server process (`python -m harness.emulator.moto_server`) and a real local
 HTTP endpoint that records what it receives. Tests parametrized with `server` also run against stock moto
 (`--no-patches`), where they are expected to fail (xfail strict): that proves each test sees the gap.
 Signatures are checked here with `cryptography` alone, independent of the patch's own signing code.
@@ -30,7 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from harness.aws.moto_process import MotoServerProcess
+from harness.emulator.moto_process import MotoServerProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from harness.aws.patches.sqs_queue_policy import Caller, denial, service_caller
+from harness.aws.sqs.patches.queue_policy import Caller, denial, service_caller
 from tests.harness.aws.support import ACCOUNT, REGION, Aws, stock_fails, unique
 
 OTHER_ACCOUNT = "111111111111"

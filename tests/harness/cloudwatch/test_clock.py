@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from harness.cloudwatch.clock import ScaledClock
+from harness.aws.cloudwatch.periods import ScaledClock
 
 
 def test_a_minute_at_time_scale_5_is_a_12_second_window() -> None:

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from harness.aws.clients import AwsClients
-from harness.aws.moto_process import MotoServerProcess
-from harness.cloudwatch import CloudWatchEmulation
-from harness.cloudwatch.alb_metrics import AlbMetrics
-from harness.cloudwatch.ecs_metrics import EcsMetrics
-from harness.cloudwatch.sqs_metrics import SqsMetrics
-from harness.probes import eventually
+from harness.aws.cloudwatch import CloudWatchEmulation
+from harness.aws.cloudwatch.alb_metrics import AlbMetrics
+from harness.aws.cloudwatch.ecs_metrics import EcsMetrics
+from harness.aws.cloudwatch.sqs_metrics import SqsMetrics
+from harness.core.clients import AwsClients
+from harness.core.probes import eventually
+from harness.emulator.moto_process import MotoServerProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 

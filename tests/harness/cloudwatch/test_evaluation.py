@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from harness.cloudwatch.evaluation import Datapoint, Rule, State, UnsupportedAlarm, evaluate
+from harness.aws.cloudwatch.evaluation import Datapoint, Rule, State, UnsupportedAlarm, evaluate
 
 T0 = dt.datetime(2026, 1, 2, 3, 4, 0, tzinfo=dt.UTC)
 X, O, _ = 5.0, 0.0, None  # noqa: E741 - breaching, not breaching, missing (for `> 1`)

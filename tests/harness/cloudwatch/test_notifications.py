@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from harness.cloudwatch.notifications import Notifier, actions_for, alarm_message, region_name, subject
+from harness.aws.cloudwatch.notifications import Notifier, actions_for, alarm_message, region_name, subject
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:ops-alerts"
 ALARM: dict[str, Any] = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.cloudwatch.alb_metrics import AlbMetrics
-from harness.cloudwatch.ecs_metrics import EcsMetrics
+from harness.aws.cloudwatch.alb_metrics import AlbMetrics
+from harness.aws.cloudwatch.ecs_metrics import EcsMetrics
 
 LB = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/api/50dc6c495c0c9188"
 TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api/73e2d6bc24d8a067"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.cloudwatch.status import status_rows
+from harness.aws.cloudwatch.status import status_rows
 
 
 def test_rows_summarise_alarms_and_show_what_needs_attention() -> None:

@@ -14,10 +14,10 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
-from harness.aws.clients import AwsClients
-from harness.ecs import EcsRunner
-from harness.ports import free_port
-from harness.reaper import processes_of, reap
+from harness.aws.ecs import EcsRunner
+from harness.core.clients import AwsClients
+from harness.core.ports import free_port
+from harness.core.reaper import processes_of, reap
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

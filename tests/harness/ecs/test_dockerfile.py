@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.ecs.dockerfile import DEFAULT_SHELL, DockerfileError, parse_dockerfile, split_words
+from harness.aws.ecs.dockerfile import DEFAULT_SHELL, DockerfileError, parse_dockerfile, split_words
 
 DATA = Path(__file__).parent / "data"
 

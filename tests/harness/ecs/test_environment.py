@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from harness.ecs.dockerfile import ImageConfig
-from harness.ecs.environment import build_environment, parse_env_file
-from harness.ecs.model import ContainerDefinition
-from harness.ecs.rds_rewrite import rewrite_rds_endpoints
-from harness.postgres.rds_binding import RdsBinding
+from harness.aws.ecs.dockerfile import ImageConfig
+from harness.aws.ecs.environment import build_environment, parse_env_file
+from harness.aws.ecs.model import ContainerDefinition
+from harness.aws.rds.binding import RdsBinding
+from harness.aws.rds.rewrite import rewrite_rds_endpoints
 
 EMULATED = "mailstack-dev.c9akciq32.us-east-1.rds.amazonaws.com"
 

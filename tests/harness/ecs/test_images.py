@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.ecs.dockerfile import ImageConfig
-from harness.ecs.images import (
+from harness.aws.ecs.dockerfile import ImageConfig
+from harness.aws.ecs.images import (
     ImageResolver,
     ImageSource,
     container_argv,
@@ -16,8 +16,8 @@ from harness.ecs.images import (
     parse_image,
     resolve_program,
 )
-from harness.ecs.model import ContainerDefinition
-from harness.errors import HarnessError
+from harness.aws.ecs.model import ContainerDefinition
+from harness.core.errors import HarnessError
 
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 VENV_BIN = Path(sys.executable).parent

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from harness.ecs import ImageSource, TaskStatus
-from harness.errors import HarnessError
-from harness.postgres.rds_binding import RdsBinding
-from harness.reaper import processes_of
+from harness.aws.ecs import ImageSource, TaskStatus
+from harness.aws.rds.binding import RdsBinding
+from harness.core.errors import HarnessError
+from harness.core.reaper import processes_of
 from tests.harness.ecs.conftest import ECHO_DIR, ECR, EcsWorld, wait_for
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.ecs.secrets import SecretRef, SecretResolutionError, parse_value_from
+from harness.aws.ecs.secrets import SecretRef, SecretResolutionError, parse_value_from
 
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-abc-AbCdEf"
 

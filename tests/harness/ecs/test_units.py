@@ -6,14 +6,14 @@ import socket
 
 import pytest
 
-from harness.ecs.addresses import LoopbackAllocator
-from harness.ecs.backoff import RestartBackoff
-from harness.ecs.drivers import docker_exit_code, select_driver
-from harness.ecs.health import ContainerHealth
-from harness.ecs.logship import MAX_BATCH_EVENTS, batches, stream_name
-from harness.ecs.model import HealthCheck
-from harness.ecs.tasks import Task, TaskStatus, task_arn
-from harness.errors import HarnessError
+from harness.aws.ecs.addresses import LoopbackAllocator
+from harness.aws.ecs.backoff import RestartBackoff
+from harness.aws.ecs.drivers import docker_exit_code, select_driver
+from harness.aws.ecs.health import ContainerHealth
+from harness.aws.ecs.logship import MAX_BATCH_EVENTS, batches, stream_name
+from harness.aws.ecs.model import HealthCheck
+from harness.aws.ecs.tasks import Task, TaskStatus, task_arn
+from harness.core.errors import HarnessError
 
 
 def test_task_arn_is_shaped_like_ecs():

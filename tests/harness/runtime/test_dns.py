@@ -1,4 +1,4 @@
-"""harness.runtime.dns: Route53 alias records -> the ALB data plane's local listeners."""
+"""harness.aws.route53.resolver: Route53 alias records -> the ALB data plane's local listeners."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.runtime.dns import (
+from harness.aws.route53.resolver import (
     DnsSnapshotPublisher,
     DnsSnapshotReader,
     alb_ca_bundle,
@@ -193,7 +193,7 @@ def test_read_dns_map_from_route53_and_elbv2(tmp_path: Path):
 
 
 def test_alb_ca_is_known_before_the_alb_starts(tmp_path: Path):
-    from harness.alb.dataplane import AlbDataPlane
+    from harness.aws.elbv2.dataplane import AlbDataPlane
 
     expected = alb_ca_bundle(tmp_path)
     assert not expected.exists()

@@ -18,9 +18,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from harness.aws.moto_process import MotoServerProcess
-from harness.runtime.dns import write_dns_snapshot
-from harness.runtime.sns_confirm import resubscribe_pending, wait_confirmed
+from harness.aws.route53.resolver import write_dns_snapshot
+from harness.aws.sns.confirm import resubscribe_pending, wait_confirmed
+from harness.emulator.moto_process import MotoServerProcess
 from tests.harness.runtime.tls_endpoint import TlsEndpoint, ca_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]

@@ -20,8 +20,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from harness.aws.moto_process import MotoServerProcess
-from harness.runtime.dns import write_dns_snapshot
+from harness.aws.route53.resolver import write_dns_snapshot
+from harness.emulator.moto_process import MotoServerProcess
 from tests.harness.runtime.tls_endpoint import TlsEndpoint, ca_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]

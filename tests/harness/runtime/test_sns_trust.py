@@ -15,11 +15,11 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from harness.aws.moto_process import MotoServerProcess
-from harness.errors import HarnessError
-from harness.ports import free_port
-from harness.runtime.dns import write_dns_snapshot
-from harness.runtime.sns_trust import sns_trust_overrides, trust_overrides
+from harness.aws.route53.resolver import write_dns_snapshot
+from harness.aws.sns.trust import sns_trust_overrides, trust_overrides
+from harness.core.errors import HarnessError
+from harness.core.ports import free_port
+from harness.emulator.moto_process import MotoServerProcess
 from tests.harness.runtime.tls_endpoint import TlsEndpoint, ca_in
 
 CERT_URL = "http://127.0.0.1:4566/_harness/sns/SimpleNotificationService.pem"

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from harness.tls import LocalCA
+from harness.core.ca import LocalCA
 
 
 @dataclass

@@ -22,8 +22,8 @@ from moto.server import ThreadedMotoServer
 from moto.ses.models import SESBackend
 from moto.ses.responses import EmailResponse
 
-from harness.ports import free_port
-from harness.ses import SesInbound
+from harness.aws.ses import SesInbound
+from harness.core.ports import free_port
 
 REGION = "us-east-1"
 #: Small limit so the size tests stay fast; SES's real limit (40 MB) is the default.

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import HarnessError
-from harness.ses.client import MailFileError, compose, load_eml, send_mail
+from harness.core.errors import HarnessError
+from harness.testing.smtp_client import MailFileError, compose, load_eml, send_mail
 
 
 def test_missing_eml_names_the_path(tmp_path: Path):

@@ -9,9 +9,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
 
-from harness.errors import HarnessError
-from harness.ports import free_port
-from harness.ses.client import send_mail
+from harness.core.errors import HarnessError
+from harness.core.ports import free_port
+from harness.testing.smtp_client import send_mail
 
 
 class _Keep(Sink):

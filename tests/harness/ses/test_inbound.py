@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import PortInUseError
-from harness.ses import RecipientsRefusedError, SesInbound, decrypt_object, send_mail
-from harness.ses.mime import parse_headers, split_message
+from harness.aws.ses import SesInbound, decrypt_object
+from harness.aws.ses.mime import parse_headers, split_message
+from harness.core.errors import PortInUseError
+from harness.testing.smtp_client import RecipientsRefusedError, send_mail
 
 from .conftest import MAX_BYTES, REGION, Account
 
@@ -329,7 +330,7 @@ def test_kms_key_on_the_s3_action_encrypts_the_stored_mail(account, inbound):
 
 
 def test_workmail_action_is_skipped_with_a_warning(account, inbound, caplog):
-    with caplog.at_level(logging.WARNING, logger="harness.ses"):
+    with caplog.at_level(logging.WARNING, logger="harness.aws.ses"):
         result = send(inbound, "w@wm.example.org")
     actions = inbound.trace(result.message_id)["rules"][0]["actions"]
     assert [(a["type"], a["status"]) for a in actions] == [("WorkMail", "skipped"), ("S3", "ok")]

@@ -6,9 +6,9 @@ import base64
 import re
 from datetime import UTC, datetime
 
-from harness.ses.ids import new_message_id
-from harness.ses.mime import Arrival, Verdicts, common_headers, parse_headers, render_fields, ses_headers
-from harness.ses.notification import mail_object, receipt_object, received_notification
+from harness.aws.ses.ids import new_message_id
+from harness.aws.ses.mime import Arrival, Verdicts, common_headers, parse_headers, render_fields, ses_headers
+from harness.aws.ses.notification import mail_object, receipt_object, received_notification
 
 RAW = (
     b"From: =?utf-8?q?J=C3=BCrgen?= <jurgen@sender.test>\r\n"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.ses.model import (
+from harness.aws.ses.model import (
     IpFilter,
     ReceiptConfig,
     ReceiptRule,

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from harness.ses.mime import Verdicts
-from harness.ses.model import ReceiptConfig, VerifiedIdentities, rule_from_api
-from harness.ses.processor import AwsClients, InboundMail, ReceiptProcessor
-from harness.ses.records import JsonlLog
+from harness.aws.ses.mime import Verdicts
+from harness.aws.ses.model import ReceiptConfig, VerifiedIdentities, rule_from_api
+from harness.aws.ses.processor import AwsClients, InboundMail, ReceiptProcessor
+from harness.aws.ses.records import JsonlLog
 
 
 class FakeS3:

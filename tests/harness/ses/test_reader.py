@@ -6,7 +6,7 @@ from typing import Any
 
 from botocore.parsers import ResponseParserError
 
-from harness.ses.reader import ReceiptConfigReader
+from harness.aws.ses.reader import ReceiptConfigReader
 
 
 class FakeSes:

@@ -9,11 +9,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
 
-from harness.errors import HarnessError
-from harness.ports import free_port
-from harness.ses.client import send_mail
-from harness.ses.tls import server_context
-from harness.tls.ca import LocalCA
+from harness.aws.ses.tls import server_context
+from harness.core.ca import LocalCA
+from harness.core.errors import HarnessError
+from harness.core.ports import free_port
+from harness.testing.smtp_client import send_mail
 
 
 class _Ok(Sink):

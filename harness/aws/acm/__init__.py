@@ -1,0 +1,1 @@
+"""ACM: fidelity patches."""

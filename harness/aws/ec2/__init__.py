@@ -1,0 +1,1 @@
+"""EC2 (VPC, security groups): fidelity patches."""

@@ -1,0 +1,1 @@
+"""Fidelity patches of iam: each module defines PATCH (see harness.aws.fidelity)."""

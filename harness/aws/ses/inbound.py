@@ -1,0 +1,220 @@
+"""`SesInbound`: the local SES inbound endpoint (the MX for the domains the receipt rules cover).
+
+    inbound = SesInbound("http://127.0.0.1:5000", "us-east-1", Path(".harness/ses"))
+    inbound.start(); inbound.wait_ready()
+    ... smtp to inbound.host:inbound.port ...
+    inbound.traces(); inbound.rejections(); inbound.outbox()
+    inbound.stop()
+
+State directory: `traces.jsonl` (one line per accepted mail: rules matched, actions run, S3 keys,
+SNS message ids), `rejections.jsonl` (refused connections and recipients), `outbox.jsonl`
+(bounce messages the Bounce action sent), and the STARTTLS certificate.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from harness.aws.ses.mime import Verdicts
+from harness.aws.ses.model import ReceiptConfig
+from harness.aws.ses.processor import AwsClients, ReceiptProcessor
+from harness.aws.ses.reader import ReceiptConfigReader
+from harness.aws.ses.records import JsonlLog
+from harness.aws.ses.smtp import SesController, SesHandler
+from harness.aws.ses.tls import default_ca, server_context
+from harness.core.ca import LocalCA
+from harness.core.errors import HarnessError, ReadinessTimeoutError
+from harness.core.ports import ensure_port_free, free_port
+
+log = logging.getLogger(__name__)
+
+#: SES inbound accepts mail up to 40 MB (after encoding, headers included).
+DEFAULT_MAX_MESSAGE_BYTES = 40 * 1024 * 1024
+
+
+class SesInbound:
+    """SMTP endpoint that behaves as SES email receiving for the active receipt rule set."""
+
+    def __init__(
+        self,
+        aws_endpoint_url: str | None,
+        region: str,
+        state_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        starttls: bool = True,
+        verdicts: Verdicts | None = None,
+        config_ttl: float = 0.0,
+        boto_session: boto3.Session | None = None,
+        ca: LocalCA | None = None,
+    ) -> None:
+        self.aws_endpoint_url = aws_endpoint_url
+        self.region = region
+        self.state_dir = Path(state_dir)
+        self.host = host
+        self._requested_port = port
+        self.port: int = port or 0
+        self.max_message_bytes = max_message_bytes
+        self.starttls = starttls
+        self.verdicts = verdicts or Verdicts()
+        self.config_ttl = config_ttl
+        self._boto_session = boto_session
+        self.hostname = f"inbound-smtp.{region}.amazonaws.com"
+        self.ca = ca or default_ca(self.state_dir)  # the stack passes its CA so clients can verify STARTTLS
+        self._controller: SesController | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._reader: ReceiptConfigReader | None = None
+        self._traces = JsonlLog(self.state_dir / "traces.jsonl")
+        self._rejections = JsonlLog(self.state_dir / "rejections.jsonl")
+        self._outbox = JsonlLog(self.state_dir / "outbox.jsonl")
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    @property
+    def endpoint(self) -> str:
+        return f"smtp://{self.host}:{self.port}"
+
+    url = endpoint
+
+    @property
+    def running(self) -> bool:
+        return self._controller is not None
+
+    def _clients(self) -> dict[str, Any]:
+        session = self._boto_session or boto3.Session(region_name=self.region)
+        credentials: dict[str, str] = {}
+        if session.get_credentials() is None and self.aws_endpoint_url:
+            # An emulator takes any credentials; real AWS needs the user's own.
+            credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+        return {
+            name: session.client(
+                name, region_name=self.region, endpoint_url=self.aws_endpoint_url, config=config, **credentials
+            )
+            for name in ("ses", "s3", "sns", "kms", "sts")
+        }
+
+    def start(self) -> SesInbound:
+        if self._controller is not None:
+            return self
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self._requested_port:
+            self.port = ensure_port_free(self._requested_port, self.host, "SES inbound SMTP")
+        else:
+            self.port = free_port(self.host)
+        clients = self._clients()
+        self._reader = ReceiptConfigReader(clients["ses"], ttl=self.config_ttl)
+        processor = ReceiptProcessor(
+            region=self.region,
+            clients=AwsClients(s3=clients["s3"], sns=clients["sns"], kms=clients["kms"], sts=clients["sts"]),
+            verdicts=self.verdicts,
+            outbox=self._outbox,
+        )
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ses-inbound")
+        handler = SesHandler(
+            reader=self._reader,
+            processor=processor,
+            executor=self._executor,
+            traces=self._traces,
+            rejections=self._rejections,
+        )
+        tls_context = server_context(self.ca, self.hostname, self.host) if self.starttls else None
+        controller = SesController(
+            handler,
+            hostname=self.host,
+            port=self.port,
+            server_hostname=self.hostname,
+            ident="Amazon SES inbound (mailstack local cloud)",
+            data_size_limit=self.max_message_bytes,
+            tls_context=tls_context,
+            enable_SMTPUTF8=True,
+        )
+        try:
+            controller.start()
+        except Exception as exc:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+            raise HarnessError(
+                f"SES inbound SMTP could not start on {self.host}:{self.port} ({exc})",
+                "pick another port or leave it unset so the harness chooses a free one",
+            ) from exc
+        self._controller = controller
+        log.info(
+            "SES inbound listening on %s (region %s, AWS %s)",
+            self.endpoint,
+            self.region,
+            self.aws_endpoint_url or "default endpoint",
+        )
+        return self
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        """Block until the SMTP port answers with a greeting (220, or a 4xx/5xx refusal)."""
+        deadline = time.monotonic() + timeout
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((self.host, self.port), timeout=2) as sock:
+                    greeting = sock.recv(512)
+                    if greeting[:1] in (b"2", b"4", b"5"):
+                        return
+            except OSError as exc:
+                last_error = exc
+            time.sleep(0.05)
+        raise ReadinessTimeoutError(
+            f"SES inbound SMTP on {self.host}:{self.port} did not greet within {timeout:.0f}s ({last_error})",
+            "check the harness log for an SES inbound start error; is the SMTP thread running?",
+        )
+
+    def stop(self) -> None:
+        controller, self._controller = self._controller, None
+        if controller is not None:
+            controller.stop()
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+
+    def __enter__(self) -> SesInbound:
+        self.start()
+        self.wait_ready()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # ---- what happened -------------------------------------------------------------------------
+    def config(self) -> ReceiptConfig:
+        """The receipt configuration as the emulator reports it right now."""
+        if self._reader is None:
+            raise HarnessError("SES inbound is not started", "call start() first")
+        self._reader.invalidate()
+        return self._reader.read()
+
+    def traces(self) -> list[dict[str, Any]]:
+        """One record per accepted mail, oldest first (also in `traces.jsonl`)."""
+        return self._traces.items()
+
+    def trace(self, message_id: str) -> dict[str, Any] | None:
+        for record in self._traces.items():
+            if record.get("messageId") == message_id:
+                return record
+        return None
+
+    def rejections(self) -> list[dict[str, Any]]:
+        """Refused connections (receipt filters) and recipients (no matching rule)."""
+        return self._rejections.items()
+
+    def outbox(self) -> list[dict[str, Any]]:
+        """Bounce messages sent back to senders (Bounce action, TLS policy, SNS size limit)."""
+        return self._outbox.items()

@@ -1,0 +1,1 @@
+"""Fidelity patches of sns: each module defines PATCH (see harness.aws.fidelity)."""

@@ -1,0 +1,1 @@
+"""SQS: fidelity patches (redrive, message move tasks, metrics)."""

@@ -1,0 +1,78 @@
+"""The emulated AWS a stack talks to: a patched moto server the harness runs, or an endpoint someone else runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from harness.aws.route53.resolver import ensure_alb_ca
+from harness.core.clients import AwsClients
+from harness.core.errors import HarnessError
+from harness.core.rundir import snapshot_paths
+from harness.emulator.moto_process import MotoServerProcess, moto_ready
+
+
+class AwsBackend(Protocol):
+    endpoint_url: str
+
+    def start(self, timeout: float) -> float: ...
+    def stop(self) -> None: ...
+    def ready(self) -> bool: ...
+
+
+class MotoBackend:
+    """`python -m harness.emulator.moto_server` (moto with the harness's fidelity patches) on a local port."""
+
+    def __init__(
+        self, run_dir: Path, state_dir: Path, host: str, port: int, die_with_parent: bool = False
+    ) -> None:
+        self.state_dir = state_dir
+        self.server = MotoServerProcess(
+            run_dir,
+            host=host,
+            port=port,
+            log_path=state_dir / "moto.log",
+            env={
+                "HARNESS_SNS_SIGNING_DIR": str(state_dir / "sns-signing"),
+                # SNS delivers https through the ALB data plane, whose CA exists before either starts.
+                "HARNESS_CA_BUNDLE": str(ensure_alb_ca(run_dir)),
+                **{name: str(path) for name, path in snapshot_paths(run_dir).items()},
+            },
+            die_with_parent=die_with_parent,
+        )
+        self.endpoint_url = self.server.endpoint
+
+    def start(self, timeout: float = 60.0) -> float:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        return self.server.start(timeout)
+
+    def ready(self) -> bool:
+        return moto_ready(self.endpoint_url)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+class EndpointBackend:
+    """Any AWS-compatible endpoint the harness does not own (LocalStack, a shared moto server, ...)."""
+
+    def __init__(self, endpoint_url: str, region: str) -> None:
+        self.endpoint_url = endpoint_url.rstrip("/")
+        self.region = region
+
+    def start(self, timeout: float = 30.0) -> float:
+        try:
+            self.ready()
+        except Exception as exc:
+            raise HarnessError(
+                f"the AWS endpoint {self.endpoint_url} does not answer STS GetCallerIdentity ({exc})",
+                "start it first (e.g. `localstack start`), or unset HARNESS_BACKEND to use the built-in moto",
+            ) from exc
+        return 0.0
+
+    def ready(self) -> bool:
+        AwsClients(self.endpoint_url, self.region).client("sts").get_caller_identity()
+        return True
+
+    def stop(self) -> None:
+        """Not ours to stop."""

@@ -1,0 +1,84 @@
+"""`python -m harness.emulator.moto_server` as a child process: the one way the harness starts a moto server."""
+
+from __future__ import annotations
+
+import sys
+import urllib.request
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+
+from harness.core.ports import free_port
+from harness.core.process import ManagedProcess
+
+READY_PATH = "/moto-api/"
+
+
+def moto_ready(endpoint: str) -> bool:
+    """True once the moto server at `endpoint` answers GET /moto-api/ with 200."""
+    with urllib.request.urlopen(endpoint + READY_PATH, timeout=2) as response:  # noqa: S310
+        return bool(response.status == 200)
+
+
+class MotoServerProcess:
+    """A moto server tagged with the run marker of `run_dir`, so the reaper finds it: start(), stop(), endpoint.
+
+    Usable as a context manager. `env` goes on top of this process's environment, or with
+    `inherit_env=False` is the whole environment (plus the marker), e.g. to leave out the fidelity patches'
+    variables for stock moto. The server logs to `log_path`, by default `run_dir/moto-<port>.log`.
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        patches: Iterable[str] | None = None,
+        no_patches: bool = False,
+        env: Mapping[str, str] | None = None,
+        inherit_env: bool = True,
+        log_path: Path | None = None,
+        die_with_parent: bool = False,
+    ) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        argv = [sys.executable, "-m", "harness.emulator.moto_server", "--host", host, "--port", str(self.port)]
+        if no_patches:
+            argv.append("--no-patches")
+        for name in patches or ():
+            argv += ["--patch", name]
+        self.process = ManagedProcess(
+            name="moto server",
+            argv=argv,
+            run_dir=run_dir,
+            log_path=log_path or run_dir / f"moto-{self.port}.log",
+            env=dict(env or {}),
+            inherit_env=inherit_env,
+            die_with_parent=die_with_parent,
+        )
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> float:
+        """Start the server and wait until it answers; returns the seconds that took. Stops it on failure."""
+        self.process.start()
+        try:
+            return self.process.wait_ready(lambda: moto_ready(self.endpoint), timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self, grace: float = 10.0) -> None:
+        self.process.stop(grace)
+
+    def __enter__(self) -> MotoServerProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
