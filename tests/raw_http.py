@@ -1,5 +1,5 @@
 """Raw HTTP/1.1 over a socket, for fuzz tests: sends bytes exactly as given (no client-side
-normalisation of paths, headers or framing) and reads back the status code."""
+normalisation of paths, headers or framing) and reads back the status line and headers."""
 
 from __future__ import annotations
 
@@ -30,6 +30,19 @@ def request_bytes(method: str, target: bytes, headers: list[tuple[bytes, bytes]]
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
+@dataclass(frozen=True)
+class RawResponse:
+    status: int
+    head: bytes  # status line and headers
+
+    def header(self, name: bytes) -> bytes | None:
+        for line in self.head.split(b"\r\n")[1:]:
+            key, _, value = line.partition(b":")
+            if key.strip().lower() == name.lower():
+                return value.strip()
+        return None
+
+
 def exchange(
     host: str,
     port: int,
@@ -37,14 +50,14 @@ def exchange(
     timeout: float = 10.0,
     tls: ssl.SSLContext | None = None,
     server_hostname: str | None = None,
-) -> int | None:
-    """Send `data`, return the status code of the first response (None: closed without one, or timed out)."""
+) -> RawResponse | None:
+    """Send `data`, return the first response's head (None: closed without one, or timed out)."""
     with socket.create_connection((host, port), timeout=timeout) as raw:
         sock: socket.socket = tls.wrap_socket(raw, server_hostname=server_hostname or host) if tls else raw
         try:
             sock.sendall(data)
             received = b""
-            while b"\r\n" not in received:
+            while b"\r\n\r\n" not in received:
                 chunk = sock.recv(4096)
                 if not chunk:
                     break
@@ -54,8 +67,8 @@ def exchange(
         finally:
             if sock is not raw:
                 sock.close()
-    status_line = received.split(b"\r\n", 1)[0]
-    parts = status_line.split(b" ", 2)
+    head = received.split(b"\r\n\r\n", 1)[0]
+    parts = head.split(b"\r\n", 1)[0].split(b" ", 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
         return None
-    return int(parts[1])
+    return RawResponse(int(parts[1]), head)

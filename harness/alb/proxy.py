@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterable
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -34,6 +35,31 @@ class UpstreamError(Exception):
         super().__init__(detail)
         self.status = status
         self.detail = detail
+
+
+class MalformedRequestError(Exception):
+    """The client's request cannot be forwarded as it is: the load balancer answers 400."""
+
+
+def origin_form(method: str, raw_path: bytes) -> tuple[bytes, str]:
+    """The request target as a target sees it, `(raw path, decoded path)`, from what the client sent.
+
+    An absolute-form target (`GET http://host/x`) becomes its path, as servers must accept it (RFC 9112
+    3.2.2); CONNECT, the asterisk form (`OPTIONS *`), the authority form and anything not starting with "/"
+    cannot be forwarded to an origin server and are malformed, as is a path httpx cannot send unchanged.
+    """
+    if method == "CONNECT":
+        raise MalformedRequestError("CONNECT is not forwarded by a load balancer")
+    if raw_path[:1] != b"/":
+        parts = urlsplit(raw_path.decode("latin-1"))
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise MalformedRequestError(f"request target {raw_path[:80]!r} is not in origin or absolute form")
+        raw_path = (parts.path or "/").encode("latin-1")
+    try:
+        httpx.URL(scheme="http", host="target.invalid", raw_path=raw_path)
+    except (httpx.InvalidURL, UnicodeDecodeError) as exc:
+        raise MalformedRequestError(f"request target {raw_path[:80]!r} cannot be forwarded ({exc})") from exc
+    return raw_path, unquote(raw_path.decode("ascii"))
 
 
 def strip_hop_by_hop(headers: Headers) -> Headers:

@@ -51,7 +51,8 @@ class FuzzTarget:
     counters: dict[str, FuzzCounter]
 
     def send(self, counter: str, data: bytes) -> int | None:
-        status = exchange("127.0.0.1", self.api.port, data, timeout=10)
+        response = exchange("127.0.0.1", self.api.port, data, timeout=10)
+        status = response.status if response else None
         self.counters.setdefault(counter, FuzzCounter()).record(status)
         return status
 
