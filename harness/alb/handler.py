@@ -34,6 +34,7 @@ Send = Callable[[Message], Awaitable[None]]
 
 ELB_REASONS = {
     400: "Bad Request",
+    408: "Request Time-out",
     500: "Internal Server Error",
     502: "Bad Gateway",
     503: "Service Temporarily Unavailable",
@@ -41,7 +42,7 @@ ELB_REASONS = {
 }
 
 
-def _elb_page(status: int) -> bytes:
+def elb_page(status: int) -> bytes:
     title = f"{status} {ELB_REASONS.get(status, 'Error')}"
     return (
         f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
@@ -106,7 +107,7 @@ class RequestRouter:
         listener = model.listeners.get(listener_arn)
         lb = model.load_balancers.get(listener.load_balancer_arn) if listener else None
         if listener is None or lb is None:
-            await _respond(send, 503, [(b"content-type", b"text/html")], _elb_page(503))
+            await _respond(send, 503, [(b"content-type", b"text/html")], elb_page(503))
             return
         self._metrics.count(lb.arn, "RequestCount")
         try:
@@ -222,4 +223,4 @@ class RequestRouter:
 
     async def _elb_error(self, send: Send, lb_arn: str, status: int) -> None:
         self._count_elb(lb_arn, status)
-        await _respond(send, status, [(b"content-type", b"text/html")], _elb_page(status))
+        await _respond(send, status, [(b"content-type", b"text/html")], elb_page(status))
