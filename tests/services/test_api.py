@@ -396,6 +396,12 @@ def test_deeply_nested_webhook_body_is_400(stack: Stack, body: bytes):
     assert response.json()["error"]["message"] == "body is not JSON"
 
 
+def test_signed_notification_with_a_deeply_nested_message_is_not_an_ses_receipt(stack: Stack, sns_signer: SnsSigner):
+    response = post_sns(stack, sns_signer.notification("[" * 5000 + "]" * 5000, TOPIC))
+    assert response.status_code == 200
+    assert response.json() == {"status": "received"}
+
+
 @pytest.mark.parametrize("field", ["TopicArn", "MessageId"])
 @pytest.mark.parametrize("value", [["a", "list"], {"a": "dict"}, "", "id\x00with-nul"])
 def test_webhook_identifiers_must_be_clean_strings(stack: Stack, sns_signer: SnsSigner, field: str, value: Any):
