@@ -87,13 +87,19 @@ def trace_header(existing: str | None) -> str:
 
 
 def forwarded_headers(headers: Headers, client_ip: str, scheme: str, port: int) -> Headers:
-    """The request headers as the target sees them: hop-by-hop gone, X-Forwarded-For appended to,
+    """The request headers as the target sees them: hop-by-hop gone (and Content-Length beside
+    Transfer-Encoding), X-Forwarded-For appended to,
     X-Forwarded-Proto/-Port set to the listener's protocol and (Terraform) port, X-Amzn-Trace-Id set."""
     kept: Headers = []
     forwarded_for: list[str] = []
     trace: str | None = None
+    # Transfer-Encoding overrides Content-Length, and a proxy must drop the latter before forwarding
+    # (RFC 9112 6.3): the body goes on as it arrived, chunked, not as a stale length.
+    chunked = any(name.lower() == b"transfer-encoding" for name, _ in headers)
     for name, value in strip_hop_by_hop(headers):
         lower = name.lower()
+        if chunked and lower == b"content-length":
+            continue
         if lower == b"x-forwarded-for":
             forwarded_for.append(value.decode("latin-1"))
         elif lower == b"x-amzn-trace-id":

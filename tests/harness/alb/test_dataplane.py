@@ -113,6 +113,24 @@ def test_absolute_form_request_target_is_forwarded_as_its_path(env: AlbEnv, plan
     assert any(r["path"] == "/whoami?x=1" for b in env.backends.values() for r in b.requests)
 
 
+def test_chunked_request_with_a_stale_content_length_is_forwarded_by_its_chunks(env: AlbEnv, plane: AlbDataPlane):
+    """Transfer-Encoding overrides Content-Length, and a proxy must drop the Content-Length before forwarding
+    (RFC 9112 6.3); forwarding both made the target wait for bytes that never came (a 504)."""
+    headers = [(b"Host", env.dns_name.encode()), (b"Content-Length", b"10"), (b"Transfer-Encoding", b"chunked")]
+    response = raw_https(env, plane, request_bytes("POST", b"/upload", headers, b"3\r\nabc\r\n0\r\n\r\n"))
+    assert response.status == 200
+    assert [r["length"] for b in env.backends.values() for r in b.requests if r["path"] == "/upload"] == [3]
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [[(b"Content-Length", b"3"), (b"Content-Length", b"4")], [(b"Content-Length", b"3, 4")]],
+)
+def test_conflicting_content_lengths_are_400(env: AlbEnv, plane: AlbDataPlane, framing):
+    headers = [(b"Host", env.dns_name.encode()), (b"Connection", b"close"), *framing]
+    assert raw_https(env, plane, request_bytes("POST", b"/upload", headers, b"abcd")).status == 400
+
+
 def test_client_leaving_mid_body_is_not_an_unhandled_error(env: AlbEnv, plane: AlbDataPlane, caplog) -> None:
     caplog.set_level(logging.INFO)
     tls = ssl.create_default_context(cafile=plane.ca_bundle_path)
