@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
@@ -169,14 +170,35 @@ def test_inbox_listing_summary(stack: Stack):
     assert by_id[stack.ids["inbound/forwarded.eml"]]["attachment_count"] == 1
 
 
+def _cursor(value: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
-    [({"limit": "0"}, "limit"), ({"limit": "101"}, "limit"), ({"limit": "x"}, "limit"), ({"cursor": "!!"}, "cursor")],
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "101"}, "limit"),
+        ({"limit": "x"}, "limit"),
+        ({"cursor": "!!"}, "cursor"),
+        # found by tests/services/test_api_fuzz.py: these were 500s
+        ({"limit": "²"}, "limit"),  # str.isdigit() says yes, int() says no
+        ({"limit": "9" * 5000}, "limit"),  # more digits than int() converts
+        ({"cursor": _cursor(["2024-06-01T00:00:00+00:00", True])}, "cursor"),  # right shape, wrong types
+        ({"cursor": base64.urlsafe_b64encode(b"[" * 3000).decode()}, "cursor"),  # RecursionError
+    ],
 )
 def test_bad_paging_parameters_are_400(stack: Stack, params, message):
     response = stack.get(f"/v1/inboxes/{INBOX}/messages", params=params)
     assert response.status_code == 400
     assert message in response.json()["error"]["message"]
+
+
+def test_inbox_address_with_a_nul_is_404_not_500(stack: Stack):
+    """Found by the fuzzer: PostgreSQL refused the NUL and the API answered 500."""
+    response = stack.get("/v1/inboxes/support%00@mail.acme.test/messages")
+    assert response.status_code == 404
+    assert response.json()["error"]["status"] == 404
 
 
 def test_unknown_inbox_is_404(stack: Stack):
@@ -235,9 +257,9 @@ def test_attachment_download(stack: Stack):
     "path",
     [
         "/v1/messages/not-a-uuid",
-        f"/v1/messages/{uuid.uuid4()}",
-        f"/v1/messages/{uuid.uuid4()}/raw",
-        f"/v1/messages/{uuid.uuid4()}/attachments/{uuid.uuid4()}",
+        f"/v1/messages/{uuid.UUID(int=1)}",  # fixed ids: pytest-xdist workers must collect the same test ids
+        f"/v1/messages/{uuid.UUID(int=2)}/raw",
+        f"/v1/messages/{uuid.UUID(int=3)}/attachments/{uuid.UUID(int=4)}",
         "/v1/nothing-here",
     ],
 )
@@ -384,6 +406,69 @@ def test_malformed_webhook_bodies_are_400(stack: Stack, body: bytes):
     response = stack.post("/v1/webhooks/aws/sns", content=body)
     assert response.status_code in (400, 403)
     assert response.json()["error"]["status"] == response.status_code
+
+
+# Found by tests/services/test_api_fuzz.py: each of these was a 500.
+
+
+@pytest.mark.parametrize("body", [b"[" * 5000 + b"]" * 5000, b'{"a":' * 3000 + b"1" + b"}" * 3000])
+def test_deeply_nested_webhook_body_is_400(stack: Stack, body: bytes):
+    response = stack.post("/v1/webhooks/aws/sns", content=body)
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "body is not JSON"
+
+
+def test_signed_notification_with_a_deeply_nested_message_is_not_an_ses_receipt(stack: Stack, sns_signer: SnsSigner):
+    response = post_sns(stack, sns_signer.notification("[" * 5000 + "]" * 5000, TOPIC))
+    assert response.status_code == 200
+    assert response.json() == {"status": "received"}
+
+
+@pytest.mark.parametrize("field", ["TopicArn", "MessageId"])
+@pytest.mark.parametrize("value", [["a", "list"], {"a": "dict"}, "", "id\x00with-nul"])
+def test_webhook_identifiers_must_be_clean_strings(stack: Stack, sns_signer: SnsSigner, field: str, value: Any):
+    message = sns_signer.notification(json.dumps({"notificationType": "Received", "mail": {}}), TOPIC)
+    message[field] = value
+    if isinstance(value, str):
+        message = sns_signer.sign(message)  # validly signed, still refused
+    response = post_sns(stack, message)
+    assert response.status_code == 400
+    assert field in response.json()["error"]["message"]
+
+
+def test_signing_cert_url_with_a_trailing_newline_is_not_trusted(stack: Stack, sns_signer: SnsSigner):
+    message = sns_signer.sign({**sns_signer.notification("x", TOPIC), "SigningCertURL": sns_signer.cert_url + "\n"})
+    response = post_sns(stack, message)
+    assert response.status_code == 403
+    assert response.json()["error"]["message"] == "invalid SNS signature"
+
+
+def test_subscribe_url_with_a_trailing_newline_is_not_fetched(stack: Stack, sns_signer: SnsSigner):
+    url = f"{sns_signer.base_url}/confirm?Token=newline\n"
+    message = sns_signer.subscription_confirmation(TOPIC, subscribe_url=url)
+    response = post_sns(stack, message)
+    assert response.status_code == 403
+    assert "SubscribeURL" in response.json()["error"]["message"]
+    assert not any("newline" in request for request in sns_signer.requests)
+
+
+def test_lone_surrogate_in_a_signed_field_is_400(stack: Stack, sns_signer: SnsSigner):
+    message = {**sns_signer.notification("x", TOPIC), "Message": "\ud800"}
+    response = post_sns(stack, message)
+    assert response.status_code == 400
+    assert "Unicode" in response.json()["error"]["message"]
+
+
+def test_validly_signed_stale_message_is_refused(stack: Stack, sns_signer: SnsSigner):
+    """A captured message replayed later: signed by SNS, but dated 2015 (SNS stops retrying after an hour)."""
+    ses = {"notificationType": "Received", "mail": {"messageId": "replayed"}}
+    message = sns_signer.sign(
+        {**sns_signer.notification(json.dumps(ses), TOPIC), "Timestamp": "2015-06-01T12:00:00.000Z"}
+    )
+    response = post_sns(stack, message)
+    assert response.status_code == 403
+    assert "older than" in response.json()["error"]["message"]
+    assert stack.query("SELECT 1 FROM sns_notifications WHERE sns_message_id = %s", message["MessageId"]) == []
 
 
 def test_api_logs_are_json(stack: Stack):

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from mailstack.sns.certificates import CertificateStore
+from mailstack.sns.certificates import CertificateError, CertificateStore, fetch_with_httpx
 from mailstack.sns.signature import (
     MalformedMessageError,
     SignatureVerificationError,
     SnsSignatureVerifier,
+    StaleMessageError,
     string_to_sign,
 )
 
@@ -170,3 +172,64 @@ def test_missing_fields_are_malformed(verifier, sns_signer, missing):
     del message[missing]
     with pytest.raises(MalformedMessageError, match=missing):
         verifier.verify(message)
+
+
+# --- freshness: a validly signed message is only accepted while SNS could still be delivering it ---------
+
+
+def _dated(sns_signer: SnsSigner, when: datetime) -> dict:
+    stamp = when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return sns_signer.sign({**sns_signer.notification("x", TOPIC), "Timestamp": stamp})
+
+
+def test_validly_signed_message_from_2015_is_stale(verifier, sns_signer):
+    message = sns_signer.sign({**sns_signer.notification("x", TOPIC), "Timestamp": "2015-06-01T12:00:00.000Z"})
+    with pytest.raises(StaleMessageError, match="older than"):
+        verifier.verify(message)
+
+
+@pytest.mark.parametrize(
+    ("age", "fresh"),
+    [
+        (timedelta(minutes=55), True),  # SNS may still be retrying (its retries stop within 3,600 s)
+        (-timedelta(minutes=2), True),  # a little clock skew
+        (timedelta(minutes=65), False),
+        (-timedelta(hours=1), False),  # dated in the future
+    ],
+)
+def test_message_age_is_checked_against_the_wall_clock(verifier, sns_signer, age, fresh):
+    message = _dated(sns_signer, datetime.now(UTC) - age)
+    if fresh:
+        verifier.verify(message)
+    else:
+        with pytest.raises(StaleMessageError):
+            verifier.verify(message)
+
+
+@pytest.mark.parametrize("timestamp", ["yesterday", "2024-06-01T12:00:00", ""])
+def test_timestamp_without_a_zone_or_unparsable_is_malformed(verifier, sns_signer, timestamp):
+    message = sns_signer.sign({**sns_signer.notification("x", TOPIC), "Timestamp": timestamp})
+    with pytest.raises(MalformedMessageError, match="Timestamp"):
+        verifier.verify(message)
+
+
+@pytest.mark.parametrize("suffix", ["\n", "\r\n", " ", "\x00", "\t"])
+def test_certificate_url_with_trailing_whitespace_is_untrusted_without_fetching(sns_signer, suffix):
+    """`$` matches before a trailing newline: a pattern anchored at the end still lets it through, and
+    httpx then refuses the URL (an unexpected error, formerly a 500 in the webhook)."""
+    fetched: list[str] = []
+
+    def fetch(url: str) -> bytes:
+        fetched.append(url)
+        return sns_signer.certificate_pem
+
+    verifier = SnsSignatureVerifier(re.compile(r"^http://127\.0\.0\.1:\d+/cert\.pem$"), CertificateStore(fetch))
+    message = sns_signer.sign({**sns_signer.notification("x", TOPIC), "SigningCertURL": sns_signer.cert_url + suffix})
+    with pytest.raises(SignatureVerificationError, match="not trusted"):
+        verifier.verify(message)
+    assert fetched == []
+
+
+def test_certificate_fetch_of_an_invalid_url_is_a_certificate_error():
+    with pytest.raises(CertificateError):
+        fetch_with_httpx("http://127.0.0.1:1/cert.pem\n")

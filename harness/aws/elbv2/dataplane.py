@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import logging
 import threading
@@ -23,6 +24,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 
 from harness.aws.elbv2.checker import HealthMonitor
+from harness.aws.elbv2.client_timeouts import REQUEST_HEADER_TIMEOUT_SECONDS, ClientTimeouts
 from harness.aws.elbv2.handler import RequestRouter
 from harness.aws.elbv2.health import State, TargetHealth
 from harness.aws.elbv2.listener import ListenerServer
@@ -45,7 +47,9 @@ class AlbDataPlane:
     state_dir: where the harness CA and the issued listener certificates live (reused across runs).
     time_scale: divides health check intervals/timeouts and deregistration delays (100 runs a 30 s
         interval every 0.3 s) without touching the Terraform.
-    idle_timeout_scale: divides the load balancer's idle timeout (the target timeout behind 504s).
+    idle_timeout_scale: divides the load balancer's idle timeout (the target timeout behind 504s, and the
+        client idle timeout) and the other client connection timers (request header timeout, client
+        keep-alive duration), so a test can watch a slow client being closed in seconds.
     poll_interval: seconds between re-reads of the emulator, so targets registered by others show up.
     session: a boto3 session for the emulator (default: dummy credentials, which moto accepts).
     """
@@ -408,11 +412,24 @@ class AlbDataPlane:
                 port,
                 certificate,
                 name=f"ALB {lb.name} listener {listener.protocol}:{listener.port}",
+                client_timeouts=functools.partial(self._client_timeouts, listener.load_balancer_arn),
             )
             await server.start()
             self._servers[arn] = server
             self._signatures[arn] = signature
             log.info("%s serving on %s", server.name, server.url)
+
+    def _client_timeouts(self, lb_arn: str) -> ClientTimeouts:
+        """The load balancer's current attributes (read per new connection), scaled like its idle timeout."""
+        lb = self._model.load_balancers.get(lb_arn)
+        if lb is None:
+            return ClientTimeouts()
+        scale = self.idle_timeout_scale
+        return ClientTimeouts(
+            idle=lb.idle_timeout_seconds / scale,
+            request_header=REQUEST_HEADER_TIMEOUT_SECONDS / scale,
+            keep_alive=lb.client_keep_alive_seconds / scale,
+        )
 
     def _certificate(self, listener: Listener, dns_name: str) -> IssuedCertificate | None:
         if listener.protocol != "HTTPS":

@@ -13,7 +13,15 @@ from harness.aws.elbv2.balancer import RoundRobin, WeightedChooser
 from harness.aws.elbv2.checker import HealthMonitor
 from harness.aws.elbv2.metrics import MetricsRecorder
 from harness.aws.elbv2.model import Action, AlbModel, Listener, LoadBalancer
-from harness.aws.elbv2.proxy import Forwarder, Headers, UpstreamError, forwarded_headers, strip_hop_by_hop
+from harness.aws.elbv2.proxy import (
+    Forwarder,
+    Headers,
+    MalformedRequestError,
+    UpstreamError,
+    forwarded_headers,
+    origin_form,
+    strip_hop_by_hop,
+)
 from harness.aws.elbv2.redirects import OriginalUrl, redirect_location
 from harness.aws.elbv2.routing import RequestView, select_rule
 
@@ -25,6 +33,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 ELB_REASONS = {
+    400: "Bad Request",
+    408: "Request Time-out",
     500: "Internal Server Error",
     502: "Bad Gateway",
     503: "Service Temporarily Unavailable",
@@ -32,7 +42,7 @@ ELB_REASONS = {
 }
 
 
-def _elb_page(status: int) -> bytes:
+def elb_page(status: int) -> bytes:
     title = f"{status} {ELB_REASONS.get(status, 'Error')}"
     return (
         f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
@@ -50,11 +60,15 @@ async def _respond(send: Send, status: int, headers: Headers, body: bytes = b"")
     await send({"type": "http.response.body", "body": body})
 
 
+class ClientDisconnectedError(Exception):
+    """The client closed its connection before sending the whole request (AWS logs these as 460)."""
+
+
 async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise ConnectionResetError("client went away while sending the request body")
+            raise ClientDisconnectedError("client went away while sending the request body")
         chunk = message.get("body", b"")
         if chunk:
             yield chunk
@@ -93,9 +107,16 @@ class RequestRouter:
         listener = model.listeners.get(listener_arn)
         lb = model.load_balancers.get(listener.load_balancer_arn) if listener else None
         if listener is None or lb is None:
-            await _respond(send, 503, [(b"content-type", b"text/html")], _elb_page(503))
+            await _respond(send, 503, [(b"content-type", b"text/html")], elb_page(503))
             return
         self._metrics.count(lb.arn, "RequestCount")
+        try:
+            raw_path, path = origin_form(scope["method"], scope.get("raw_path") or scope.get("path", "/").encode())
+        except MalformedRequestError as exc:
+            log.info("listener %s:%s -> 400: %s", listener.protocol, listener.port, exc)
+            await self._elb_error(send, lb.arn, 400)
+            return
+        scope = {**scope, "raw_path": raw_path, "path": path}
         headers: Headers = list(scope.get("headers", []))
         client_ip = (scope.get("client") or ("127.0.0.1", 0))[0]
         view = RequestView(
@@ -162,6 +183,9 @@ class RequestRouter:
                 body=_request_body(receive) if has_body else None,
                 idle_timeout=lb.idle_timeout_seconds / self._idle_timeout_scale,
             )
+        except ClientDisconnectedError as exc:
+            log.info("listener %s:%s: %s", listener.protocol, listener.port, exc)
+            return
         except UpstreamError as exc:
             log.info("listener %s:%s -> %s", listener.protocol, listener.port, exc.detail)
             if exc.status == 502:
@@ -199,4 +223,4 @@ class RequestRouter:
 
     async def _elb_error(self, send: Send, lb_arn: str, status: int) -> None:
         self._count_elb(lb_arn, status)
-        await _respond(send, status, [(b"content-type", b"text/html")], _elb_page(status))
+        await _respond(send, status, [(b"content-type", b"text/html")], elb_page(status))

@@ -1,4 +1,5 @@
-"""One local server per Terraform listener: an ASGI app served by uvicorn on a local port, plain or TLS."""
+"""One local server per Terraform listener: an ASGI app served by uvicorn on a local port, plain or TLS, with
+the load balancer's client timeouts (`client_timeouts`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import uvicorn
 
+from harness.aws.elbv2.client_timeouts import ClientTimeouts, timed_protocol
 from harness.core.ca import IssuedCertificate
 from harness.core.errors import HarnessError, PortInUseError
 
@@ -26,8 +28,10 @@ class ListenerServer:
         port: int = 0,
         certificate: IssuedCertificate | None = None,
         name: str = "listener",
+        client_timeouts: Callable[[], ClientTimeouts] = ClientTimeouts,
     ) -> None:
         self.app = app
+        self.client_timeouts = client_timeouts
         self.host = host
         self.requested_port = port
         self.certificate = certificate
@@ -76,6 +80,7 @@ class ListenerServer:
         self._port = int(self._socket.getsockname()[1])
         config = uvicorn.Config(
             self.app,
+            http=timed_protocol(self.client_timeouts),  # type: ignore[arg-type]
             lifespan="off",
             log_config=None,
             log_level="warning",

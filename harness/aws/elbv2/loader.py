@@ -185,6 +185,7 @@ class ModelLoader:
             dns_name=raw.get("DNSName", ""),
             type=raw.get("Type", "application"),
             idle_timeout_seconds=float(attrs.get("idle_timeout.timeout_seconds") or 60),
+            client_keep_alive_seconds=float(attrs.get("client_keep_alive.seconds") or 3600),
         )
 
     def _listener(self, raw: dict[str, Any]) -> Listener | None:

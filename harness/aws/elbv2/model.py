@@ -92,7 +92,8 @@ class LoadBalancer:
     name: str
     dns_name: str
     type: str
-    idle_timeout_seconds: float = 60.0
+    idle_timeout_seconds: float = 60.0  # idle_timeout.timeout_seconds
+    client_keep_alive_seconds: float = 3600.0  # client_keep_alive.seconds
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterable
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -36,6 +37,31 @@ class UpstreamError(Exception):
         self.detail = detail
 
 
+class MalformedRequestError(Exception):
+    """The client's request cannot be forwarded as it is: the load balancer answers 400."""
+
+
+def origin_form(method: str, raw_path: bytes) -> tuple[bytes, str]:
+    """The request target as a target sees it, `(raw path, decoded path)`, from what the client sent.
+
+    An absolute-form target (`GET http://host/x`) becomes its path, as servers must accept it (RFC 9112
+    3.2.2); CONNECT, the asterisk form (`OPTIONS *`), the authority form and anything not starting with "/"
+    cannot be forwarded to an origin server and are malformed, as is a path httpx cannot send unchanged.
+    """
+    if method == "CONNECT":
+        raise MalformedRequestError("CONNECT is not forwarded by a load balancer")
+    if raw_path[:1] != b"/":
+        parts = urlsplit(raw_path.decode("latin-1"))
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise MalformedRequestError(f"request target {raw_path[:80]!r} is not in origin or absolute form")
+        raw_path = (parts.path or "/").encode("latin-1")
+    try:
+        httpx.URL(scheme="http", host="target.invalid", raw_path=raw_path)
+    except (httpx.InvalidURL, UnicodeDecodeError) as exc:
+        raise MalformedRequestError(f"request target {raw_path[:80]!r} cannot be forwarded ({exc})") from exc
+    return raw_path, unquote(raw_path.decode("ascii"))
+
+
 def strip_hop_by_hop(headers: Headers) -> Headers:
     """Drop hop-by-hop headers, including any the Connection header names."""
     named = {
@@ -61,13 +87,19 @@ def trace_header(existing: str | None) -> str:
 
 
 def forwarded_headers(headers: Headers, client_ip: str, scheme: str, port: int) -> Headers:
-    """The request headers as the target sees them: hop-by-hop gone, X-Forwarded-For appended to,
+    """The request headers as the target sees them: hop-by-hop gone (and Content-Length beside
+    Transfer-Encoding), X-Forwarded-For appended to,
     X-Forwarded-Proto/-Port set to the listener's protocol and (Terraform) port, X-Amzn-Trace-Id set."""
     kept: Headers = []
     forwarded_for: list[str] = []
     trace: str | None = None
+    # Transfer-Encoding overrides Content-Length, and a proxy must drop the latter before forwarding
+    # (RFC 9112 6.3): the body goes on as it arrived, chunked, not as a stale length.
+    chunked = any(name.lower() == b"transfer-encoding" for name, _ in headers)
     for name, value in strip_hop_by_hop(headers):
         lower = name.lower()
+        if chunked and lower == b"content-length":
+            continue
         if lower == b"x-forwarded-for":
             forwarded_for.append(value.decode("latin-1"))
         elif lower == b"x-amzn-trace-id":

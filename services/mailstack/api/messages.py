@@ -60,6 +60,8 @@ def _attachment(message_id: UUID, row: dict[str, Any]) -> dict[str, Any]:
 
 async def list_inbox_messages(request: Request) -> JSONResponse:
     address = request.path_params["address"].strip().lower()
+    if "\x00" in address:  # PostgreSQL text cannot hold NUL, so no inbox has one (and the query would fail)
+        raise HTTPException(404, "inbox not found")
     try:
         limit = parse_limit(request.query_params.get("limit"))
         after = parse_cursor(request.query_params.get("cursor"))

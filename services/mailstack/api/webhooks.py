@@ -19,7 +19,13 @@ from starlette.responses import JSONResponse
 from mailstack.api import queries
 from mailstack.api.context import ApiContext, api_context
 from mailstack.mail.text import clean_json, clean_text
-from mailstack.sns.signature import MESSAGE_TYPES, MalformedMessageError, SignatureVerificationError
+from mailstack.sns.signature import (
+    MESSAGE_TYPES,
+    MalformedMessageError,
+    SignatureVerificationError,
+    StaleMessageError,
+    trusted_url,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +33,7 @@ logger = logging.getLogger(__name__)
 def _parse(body: bytes) -> dict[str, Any]:
     try:
         document = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError; nesting too deep
         raise HTTPException(400, "body is not JSON") from exc
     if not isinstance(document, dict):
         raise HTTPException(400, "body is not an SNS message")
@@ -40,6 +46,10 @@ async def _verify(context: ApiContext, message: dict[str, Any], header_type: str
         raise HTTPException(400, f"unsupported SNS message type {message_type!r}")
     if header_type and header_type != message_type:
         raise HTTPException(400, "x-amz-sns-message-type does not match the message Type")
+    for name in ("MessageId", "TopicArn"):  # an id and an ARN: never empty, never control characters
+        value = message.get(name)
+        if not isinstance(value, str) or not value or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            raise HTTPException(400, f"SNS message {name} is missing or not a valid identifier")
     topics = context.settings.sns_topic_arns
     if topics and message.get("TopicArn") not in topics:
         raise HTTPException(403, "topic not accepted")
@@ -47,6 +57,12 @@ async def _verify(context: ApiContext, message: dict[str, Any], header_type: str
         await run_in_threadpool(context.sns_verifier.verify, message)
     except MalformedMessageError as exc:
         raise HTTPException(400, str(exc)) from exc
+    except StaleMessageError as exc:
+        logger.warning(
+            "stale sns message rejected",
+            extra={"reason": str(exc), "sns_message_id": message.get("MessageId"), "topic_arn": message["TopicArn"]},
+        )
+        raise HTTPException(403, str(exc)) from exc
     except SignatureVerificationError as exc:
         logger.warning(
             "sns message rejected",
@@ -61,7 +77,7 @@ async def _verify(context: ApiContext, message: dict[str, Any], header_type: str
 
 async def _confirm_subscription(context: ApiContext, message: dict[str, Any]) -> JSONResponse:
     url = message.get("SubscribeURL")
-    if not isinstance(url, str) or not context.settings.sns_trusted_subscribe_url_pattern.match(url):
+    if not trusted_url(url, context.settings.sns_trusted_subscribe_url_pattern):
         logger.warning("SubscribeURL not trusted, subscription not confirmed", extra={"subscribe_url": url})
         raise HTTPException(403, "SubscribeURL is not trusted")
     try:
@@ -82,7 +98,7 @@ async def _confirm_subscription(context: ApiContext, message: dict[str, Any]) ->
 def _ses_notification(message: dict[str, Any]) -> dict[str, Any] | None:
     try:
         inner = json.loads(message["Message"])
-    except (json.JSONDecodeError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return None
     if isinstance(inner, dict) and inner.get("notificationType") == "Received":
         return inner

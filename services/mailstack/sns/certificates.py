@@ -32,8 +32,8 @@ def fetch_with_httpx(url: str) -> bytes:
                 if len(data) > MAX_CERTIFICATE_BYTES:
                     raise CertificateError(f"certificate at {url} is larger than {MAX_CERTIFICATE_BYTES} bytes")
             return data
-    except httpx.HTTPError as exc:
-        raise CertificateError(f"fetching {url} failed: {exc}") from exc
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        raise CertificateError(f"fetching {url!r} failed: {exc}") from exc
 
 
 class CertificateStore:

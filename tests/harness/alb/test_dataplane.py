@@ -7,6 +7,7 @@ Health check settings are AWS-sized (10 s interval, 5 s timeout); `time_scale` r
 from __future__ import annotations
 
 import json
+import logging
 import re
 import socket
 import ssl
@@ -21,6 +22,7 @@ from harness.core.errors import HarnessError
 from harness.core.ports import free_port
 from tests.harness.alb.backends import Backend
 from tests.harness.alb.conftest import CERT_DOMAIN, CERT_SAN, REGION, AlbEnv
+from tests.raw_http import RawResponse, exchange, request_bytes
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
@@ -73,6 +75,74 @@ def test_rules_are_evaluated_by_priority_then_the_default_action(env: AlbEnv, pl
     default = client.get("/v1/messages")
     assert default.status_code == 200
     assert default.json()["backend"] in {"a", "b"}
+
+
+def raw_https(env: AlbEnv, plane: AlbDataPlane, request: bytes) -> RawResponse:
+    tls = ssl.create_default_context(cafile=plane.ca_bundle_path)
+    response = exchange("127.0.0.1", plane.local_port(443), request, tls=tls, server_hostname=env.dns_name)
+    assert response is not None
+    return response
+
+
+# Found by tests/harness/alb/test_dataplane_fuzz.py: each of these was a 500 from the load balancer.
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "host"),
+    [
+        ("OPTIONS", b"*", "api.mailstack.test"),
+        ("GET", b"example.com:443", "api.mailstack.test"),
+        ("GET", b"..%F0%A2%9D%9E", "api.mailstack.test"),
+        ("CONNECT", b"example.com:443", "api.mailstack.test"),
+        ("CONNECT", b"example.com:443", "admin.mailstack.test"),  # a fixed 200 to CONNECT switched protocols
+    ],
+)
+def test_request_targets_that_cannot_be_forwarded_are_400(env: AlbEnv, plane: AlbDataPlane, method, target, host):
+    response = raw_https(
+        env, plane, request_bytes(method, target, [(b"Host", host.encode()), (b"Connection", b"close")])
+    )
+    assert response.status == 400
+    assert response.header(b"server") == b"awselb/2.0"
+
+
+def test_absolute_form_request_target_is_forwarded_as_its_path(env: AlbEnv, plane: AlbDataPlane) -> None:
+    request = request_bytes(
+        "GET", b"http://api.mailstack.test/whoami?x=1", [(b"Host", env.dns_name.encode()), (b"Connection", b"close")]
+    )
+    assert raw_https(env, plane, request).status == 200
+    assert any(r["path"] == "/whoami?x=1" for b in env.backends.values() for r in b.requests)
+
+
+def test_chunked_request_with_a_stale_content_length_is_forwarded_by_its_chunks(env: AlbEnv, plane: AlbDataPlane):
+    """Transfer-Encoding overrides Content-Length, and a proxy must drop the Content-Length before forwarding
+    (RFC 9112 6.3); forwarding both made the target wait for bytes that never came (a 504)."""
+    headers = [(b"Host", env.dns_name.encode()), (b"Content-Length", b"10"), (b"Transfer-Encoding", b"chunked")]
+    response = raw_https(env, plane, request_bytes("POST", b"/upload", headers, b"3\r\nabc\r\n0\r\n\r\n"))
+    assert response.status == 200
+    assert [r["length"] for b in env.backends.values() for r in b.requests if r["path"] == "/upload"] == [3]
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [[(b"Content-Length", b"3"), (b"Content-Length", b"4")], [(b"Content-Length", b"3, 4")]],
+)
+def test_conflicting_content_lengths_are_400(env: AlbEnv, plane: AlbDataPlane, framing):
+    headers = [(b"Host", env.dns_name.encode()), (b"Connection", b"close"), *framing]
+    assert raw_https(env, plane, request_bytes("POST", b"/upload", headers, b"abcd")).status == 400
+
+
+def test_client_leaving_mid_body_is_not_an_unhandled_error(env: AlbEnv, plane: AlbDataPlane, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    tls = ssl.create_default_context(cafile=plane.ca_bundle_path)
+    with (
+        socket.create_connection(("127.0.0.1", plane.local_port(443))) as raw,
+        tls.wrap_socket(raw, server_hostname=env.dns_name) as client,
+    ):
+        headers = [(b"Host", env.dns_name.encode()), (b"Content-Length", b"100")]
+        client.sendall(request_bytes("POST", b"/upload", headers))
+        client.sendall(b"only ten b")
+    env.wait_for(lambda: "client went away" in caplog.text, what="the load balancer to notice the client left")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 def test_round_robin_across_two_healthy_targets(env: AlbEnv, plane: AlbDataPlane) -> None:
@@ -153,8 +223,8 @@ def test_every_target_unhealthy_fails_open(env: AlbEnv, plane: AlbDataPlane) -> 
 
 def test_no_routable_target_answers_503(env: AlbEnv, plane: AlbDataPlane) -> None:
     env.elbv2.deregister_targets(
-        TargetGroupArn=env.api_tg, Targets=[{"Id": h, "Port": env.backends[n].port} for n, h in
-                                            (("a", "127.0.0.2"), ("b", "127.0.0.3"))]
+        TargetGroupArn=env.api_tg,
+        Targets=[{"Id": h, "Port": env.backends[n].port} for n, h in (("a", "127.0.0.2"), ("b", "127.0.0.3"))],
     )
     plane.refresh()
     assert set(env.states().values()) == {"draining"}
