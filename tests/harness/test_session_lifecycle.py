@@ -50,7 +50,7 @@ def test_uses_the_stack(stack):
 class Session:
     """One pytest run in its own process group (like a terminal's foreground job)."""
 
-    def __init__(self, directory: Path, test_source: str, run_dir: Path, name: str) -> None:
+    def __init__(self, directory: Path, test_source: str, run_dir: Path, name: str, *args: str) -> None:
         self.directory = directory
         self.run_dir = run_dir
         self.probe = directory / f"{name}.probe"
@@ -61,7 +61,7 @@ class Session:
         with self.output.open("w") as out:
             self.popen = subprocess.Popen(
                 [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", test_file.name,
-                 "--harness-run-dir", str(run_dir)],
+                 "--harness-run-dir", str(run_dir), *args],
                 cwd=directory, env=env, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,
                 # a shell that started us in the background may ignore SIGINT; the session must not
@@ -158,6 +158,31 @@ def test_a_session_killed_during_a_test_leaves_nothing_and_the_next_boots_afresh
         assert "leak" not in second.text()
     finally:
         second.kill_group()
+
+
+HOLD_IN_TWO_WORKERS = """
+import os, time
+from pathlib import Path
+import pytest
+
+@pytest.mark.parametrize("worker", [1, 2])
+def test_holds_the_stack(stack, worker):
+    if worker == 1:
+        Path(os.environ["PROBE_FILE"]).write_text(stack.state.aws_endpoint_url)
+    time.sleep(600)
+"""
+
+
+def test_an_xdist_session_killed_during_a_test_leaves_nothing(project: Path) -> None:
+    run_dir = project / "run"
+    session = Session(project, HOLD_IN_TWO_WORKERS, run_dir, "xdist", "-n", "2")
+    try:
+        session.wait_for_the_test()
+        session.popen.send_signal(signal.SIGKILL)  # the controller; its workers are left to notice
+        session.popen.wait(30)
+        wait_until_gone(run_dir)
+    finally:
+        session.kill_group()
 
 
 def test_a_killed_session_leaves_a_stack_that_was_running_before_it_alone(project: Path) -> None:
