@@ -271,3 +271,25 @@ def test_ctrl_c_stays_an_interruption_when_the_session_leaked(project: Path) -> 
         assert "(a leak)" in output and str((project / "run").resolve()) in output
     finally:
         session.kill_group()
+
+
+def test_harness_keep_leaves_the_stack_running_for_the_next_session(project: Path) -> None:
+    run_dir = project / "run"
+    kept = Session(project, USES_THE_STACK, run_dir, "kept", "--harness-keep")
+    try:
+        assert kept.finish() == 0, kept.text()
+        assert "leak" not in kept.text()  # kept on purpose
+        names = [" ".join(p.cmdline()[:3]) for p in processes_of(run_dir)]
+        assert any("harness.aws.moto_server" in name for name in names)
+        assert not any("harness.guardian" in name for name in names)  # disarmed: it exited without reaping
+        assert (run_dir / STATE_FILE).exists()
+    finally:
+        kept.kill_group()
+
+    reuser = Session(project, USES_THE_STACK, run_dir, "reuser")
+    try:
+        assert reuser.finish() == 0, reuser.text()
+        assert reuser.probe.read_text() == kept.probe.read_text()  # adopted: it was kept and is healthy
+        assert (run_dir / STATE_FILE).exists()  # and not stopped: it was running before this session
+    finally:
+        reuser.kill_group()
