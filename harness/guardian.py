@@ -5,7 +5,8 @@ others use it), so the stack's processes get no parent-death signal. Instead the
 controller, or a lone session) starts this guardian when it may boot the stack. The guardian waits on a
 pipe from its owner: "disarm" means the session ended and took care of its stack (stopped or, with
 `--harness-keep`, kept it); end of file, or the owner no longer running, means the session died (SIGKILL,
-OOM, a crash), and the guardian reaps the run directory and removes its state file, so the next session
+OOM, a crash), and the guardian stops what is left of the session (xdist workers, which could otherwise
+still boot or reuse the stack), reaps the run directory and removes its state file, so the next session
 boots afresh instead of adopting a dead session's stack. It then exits; it never outlives its job.
 
 The guardian carries the run marker of the directory it guards (the reaper finds it) and the owner's pid,
@@ -25,21 +26,23 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.process import ManagedProcess
-from harness.reaper import GUARDIAN_MARKER, reap, running
+from harness.reaper import GUARDIAN_MARKER, processes_of_session, reap, running, terminate
 
 DISARM = b"disarm\n"
 LOG_NAME = "guardian.log"
 
 
 class SessionGuardian:
-    """The owner's side: `arm()` starts the guardian of `run_dir`, `disarm()` lets it exit without reaping."""
+    """The owner's side: `arm()` starts the guardian of `run_dir` for test session `session` (its id, see
+    `harness.reaper.begin_session`), `disarm()` lets it exit without reaping."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, session: str) -> None:
         owner = os.getpid()
         self.run_dir = run_dir
         self.process = ManagedProcess(
             name="session guardian",
-            argv=[sys.executable, "-m", "harness.guardian", "--run-dir", str(run_dir), "--owner-pid", str(owner)],
+            argv=[sys.executable, "-m", "harness.guardian", "--run-dir", str(run_dir), "--owner-pid", str(owner),
+                  "--session", session],
             run_dir=run_dir,
             log_path=run_dir / LOG_NAME,
             env={GUARDIAN_MARKER: str(owner)},
@@ -79,11 +82,14 @@ def owner_disarmed(owner: int, commands: int = 0, poll: float = 0.5) -> bool:
             return False
 
 
-def reap_run(run_dir: Path) -> int:
-    """Stop every process of `run_dir` and forget its state, like `harness down`."""
-    # Processes first, without the stack lock: a booting xdist worker orphaned with its owner holds the lock
-    # until its boot fails, which it does quickly once the emulator and PostgreSQL are gone.
-    stopped = reap(run_dir)
+def reap_session(run_dir: Path, session: str) -> int:
+    """Stop what is left of `session`, then every process of `run_dir`, and forget its state like
+    `harness down`. Returns how many processes were stopped."""
+    # The session's orphaned xdist workers first: one still waiting for the stack lock would otherwise
+    # find no stack and boot a new one. Then the stack's processes, before taking the lock ourselves.
+    leftovers = processes_of_session(session)
+    terminate(leftovers)
+    stopped = len(leftovers) + reap(run_dir)
     # Imported here: the stack pulls in boto3 and psycopg, which an idle guardian has no use for.
     from harness.config import HarnessSettings
     from harness.stack import Stack
@@ -95,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.guardian")
     parser.add_argument("--run-dir", type=Path, required=True)
     parser.add_argument("--owner-pid", type=int, required=True)
+    parser.add_argument("--session", required=True)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the owner's to handle; it disarms or dies
     print(f"guarding {args.run_dir} for pid {args.owner_pid}", flush=True)
@@ -102,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("disarmed: the session ended normally", flush=True)
         return 0
     print(f"pid {args.owner_pid} ended without disarming: reaping {args.run_dir}", flush=True)
-    stopped = reap_run(args.run_dir)
+    stopped = reap_session(args.run_dir, args.session)
     print(f"stopped {stopped} process(es), removed the state file", flush=True)
     return 0
 

@@ -83,7 +83,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     state = stack.load_state()
     reusable = state is not None and state.fingerprint == stack.fingerprint() and stack.healthy(state)
     if not reusable:
-        guardian = SessionGuardian(stack.run_dir)
+        guardian = SessionGuardian(stack.run_dir, session.config.stash[SESSION_ID])
         guardian.arm()
         session.config.stash[_GUARDIAN] = guardian
 

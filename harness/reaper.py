@@ -85,6 +85,19 @@ def processes_of(run_dir: Path) -> list[psutil.Process]:
     return list(unique.values())
 
 
+def processes_of_session(session: str) -> list[psutil.Process]:
+    """Live processes started within test session `session`, harness or not (xdist workers), never this one."""
+    found: list[psutil.Process] = []
+    me = os.getpid()
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if proc.pid != me and session in proc.environ().get(SESSION_MARKER, "").split():
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
 def all_harness_processes(session: str | None = None) -> dict[str, list[psutil.Process]]:
     """Every live process carrying any harness marker, grouped by run directory; with `session`, only
     those started within that test session."""
