@@ -48,10 +48,12 @@ def _preexec(user: str | None, die_with_parent: bool) -> Callable[[], None]:
 class ManagedProcess:
     """One long-running program started by the harness.
 
-    `die_with_parent` ties it to the starting process (test sessions); a detached stack (`harness up`)
-    leaves it running until `harness down`. Either way the run marker lets the reaper find it.
+    `die_with_parent` ties it to the starting process; a detached stack (`harness up`, a test session's)
+    leaves it running until `harness down` (or the session's guardian, `harness.testing.guardian`, reaps it).
+    Either way the run marker lets the reaper find it.
     The child's environment is this process's with `env` on top, or with `inherit_env=False` exactly
-    `env` (to leave a variable out); the run marker is added in both cases.
+    `env` (to leave a variable out); the run marker is added in both cases. Its stdin is /dev/null unless
+    `stdin` says otherwise (`subprocess.PIPE`: the starter writes to `popen.stdin`).
     """
 
     name: str
@@ -64,6 +66,7 @@ class ManagedProcess:
     user: str | None = None
     die_with_parent: bool = False
     stop_signal: int = signal.SIGTERM
+    stdin: int = subprocess.DEVNULL
     popen: subprocess.Popen[bytes] | None = field(default=None, init=False)
     pid: int | None = field(default=None, init=False)
 
@@ -81,7 +84,7 @@ class ManagedProcess:
                 list(self.argv),
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
+                stdin=self.stdin,
                 env=env,
                 cwd=self.cwd,
                 preexec_fn=_preexec(self.user, self.die_with_parent),

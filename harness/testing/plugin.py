@@ -4,7 +4,10 @@
 data-plane settings are unchanged (`harness up` beforehand makes every run start in about a second).
 A stack the session booted is stopped when the session ends, unless `--harness-keep`. Under xdist the
 workers share one stack: the first boots it under a file lock, the others reuse it, and the controller
-stops it at the end.
+stops it at the end. Should the session die instead of ending (SIGKILL, a crash), its guardian
+(`harness.testing.guardian`, started by the controller) stops the stack and removes its state.
+Every process the session starts carries its session id (`harness.core.reaper.begin_session`), which the
+root conftest's leak check uses to count this session's processes only.
 """
 
 from __future__ import annotations
@@ -23,15 +26,18 @@ from harness.core.config import Backend, HarnessSettings, load_settings
 from harness.core.errors import SettingsError, StateFileError
 from harness.core.probes import eventually as _eventually
 from harness.core.progress import QuietReporter
+from harness.core.reaper import begin_session
 from harness.stack import Stack
 from harness.testing import AlarmWatch, EcsControl
+from harness.testing.guardian import SessionGuardian
 from harness.testing.handle import StackHandle
 from harness.testing.reporting import failure_report
 from harness.testing.smtp_client import SendResult, send_mail
 
 DEFAULT_TIME_SCALE = 5.0
-_BOOTED_BY_SESSION = pytest.StashKey[bool]()
+_GUARDIAN = pytest.StashKey[SessionGuardian]()
 KEPT_RUN_DIRS = pytest.StashKey[set[str]]()
+SESSION_ID = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -47,6 +53,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "scenario: runs against the booted local cloud")
     config.stash[KEPT_RUN_DIRS] = set()
+    if not hasattr(config, "workerinput"):  # before xdist starts its workers: they inherit the id
+        config.stash[SESSION_ID] = begin_session()
 
 
 def harness_settings_from(config: pytest.Config) -> HarnessSettings:
@@ -72,6 +80,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
     Under xdist the controller collects nothing, so this cannot depend on which tests were collected:
     at the end, a stack that exists now but was not reusable at the start was booted by this session.
+    When the session may boot the stack, a guardian is armed to stop it should the session die.
     """
     if hasattr(session.config, "workerinput"):
         return
@@ -81,28 +90,34 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     try:
         state = stack.load_state()
     except StateFileError:
-        # Not ours to stop at the end while its processes run (the `stack` fixture reports the error).
-        session.config.stash[_BOOTED_BY_SESSION] = not stack.processes()
-        return
+        if stack.processes():
+            return  # not ours to stop while its processes run (the `stack` fixture reports the error)
+        state = None  # it describes nothing that runs: the session boots over it
     reusable = state is not None and state.fingerprint == stack.fingerprint() and stack.healthy(state)
-    session.config.stash[_BOOTED_BY_SESSION] = not reusable
+    if not reusable:
+        guardian = SessionGuardian(stack.run_dir, session.config.stash[SESSION_ID])
+        guardian.arm()
+        session.config.stash[_GUARDIAN] = guardian
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    if hasattr(config, "workerinput") or not config.stash.get(_BOOTED_BY_SESSION, False):
-        return
+    guardian = config.stash.get(_GUARDIAN, None)
+    if guardian is None:
+        return  # a worker, or a stack that was running before the session: not the session's to stop
     settings = harness_settings_from(config)
     stack = Stack(settings)
     try:
-        if stack.load_state() is None:
-            return  # no test asked for the stack
+        asked = stack.load_state() is not None  # a test asked for the stack
     except StateFileError:
-        pass  # whatever runs there, this session booted it (sessionstart saw nothing running)
-    if config.getoption("harness_keep"):
-        config.stash[KEPT_RUN_DIRS].add(str(settings.run_path))
-        return
-    stack.down()
+        asked = True  # whatever runs there, this session booted it (sessionstart saw nothing running)
+    if asked:
+        if config.getoption("harness_keep"):
+            config.stash[KEPT_RUN_DIRS].add(str(settings.run_path))
+        else:
+            stack.down()
+    # Not reached when stopping the stack failed: the guardian then reaps it once this process exits.
+    guardian.disarm()
 
 
 @pytest.hookimpl(hookwrapper=True)
