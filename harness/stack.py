@@ -154,6 +154,7 @@ class Stack:
             var_files=self.var_files(),
             parallelism=self.settings.terraform_parallelism,
             log_path=self.run_dir / "terraform" / "terraform.log",
+            run_dir=self.run_dir,
         )
 
     @property

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.clients import emulator_env
+from harness.core.reaper import marker_env
 from harness.core.errors import HarnessError, MissingBinaryError
 from harness.terraform.cli_config import find_provider_mirror, write_cli_config
 from harness.terraform.override import OVERRIDE_NAME, render_override, scan_root_module
@@ -144,6 +145,7 @@ class TerraformRunner:
     var_files: Sequence[Path] = ()
     parallelism: int = 40
     log_path: Path | None = None
+    run_dir: Path | None = None  # terraform and its provider plugins carry this run's marker, for the reaper
     _binary_path: str | None = field(default=None, init=False)
 
     @property
@@ -165,6 +167,8 @@ class TerraformRunner:
             CHECKPOINT_DISABLE="1",
         )
         env.update(emulator_env(self.aws_endpoint_url, self.region))
+        if self.run_dir is not None:
+            env.update(marker_env(self.run_dir))
         return env
 
     def prepare(self) -> None:
