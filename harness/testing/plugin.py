@@ -2,9 +2,10 @@
 
 `stack` boots the local cloud once per session, or reuses a running one whose Terraform, services and
 data-plane settings are unchanged (`harness up` beforehand makes every run start in about a second).
-A stack the session booted is stopped when the session ends, unless `--harness-keep`. Under xdist the
-workers share one stack: the first boots it under a file lock, the others reuse it, and the controller
-stops it at the end.
+A stack the session booted is stopped when the session ends, unless `--harness-keep`; a stack that was
+running before the session (e.g. from `harness up`) is left running, even when the session re-applied it.
+Under xdist the workers share one stack: the first boots it under a file lock, the others reuse it, and the
+controller stops it at the end.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import psycopg
 import pytest
 
 from harness.core.clients import AwsClients
-from harness.core.config import Backend, HarnessSettings, load_settings
+from harness.core.config import DEFAULT_TIME_SCALE, Backend, HarnessSettings, load_settings
 from harness.core.errors import SettingsError, StateFileError
 from harness.core.probes import eventually as _eventually
 from harness.core.progress import QuietReporter
@@ -29,7 +30,6 @@ from harness.testing.handle import StackHandle
 from harness.testing.reporting import failure_report
 from harness.testing.smtp_client import SendResult, send_mail
 
-DEFAULT_TIME_SCALE = 5.0
 _BOOTED_BY_SESSION = pytest.StashKey[bool]()
 KEPT_RUN_DIRS = pytest.StashKey[set[str]]()
 
@@ -40,8 +40,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--harness-keep", action="store_true", help="leave a stack this session booted running")
     group.addoption("--harness-fresh", action="store_true", help="stop any running stack and boot a new one")
     group.addoption("--harness-backend", default=None, choices=[b.value for b in Backend], help="emulated AWS")
-    group.addoption("--harness-time-scale", type=float, default=DEFAULT_TIME_SCALE,
-                    help="divides health-check intervals and timeouts (default %(default)s)")
+    group.addoption("--harness-time-scale", type=float, default=None,
+                    help="divides the data plane's AWS timers (default: the setting, HARNESS_TIME_SCALE or "
+                         f"{DEFAULT_TIME_SCALE:g})")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -50,10 +51,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def harness_settings_from(config: pytest.Config) -> HarnessSettings:
-    overrides: dict[str, Any] = {
-        "project_dir": Path(config.rootpath),
-        "time_scale": config.getoption("harness_time_scale"),
-    }
+    overrides: dict[str, Any] = {"project_dir": Path(config.rootpath)}
+    if config.getoption("harness_time_scale") is not None:
+        overrides["time_scale"] = config.getoption("harness_time_scale")
     if config.getoption("harness_run_dir"):
         overrides["run_dir"] = Path(config.getoption("harness_run_dir"))
     if config.getoption("harness_backend"):
@@ -68,10 +68,11 @@ _FLAGS = {"run_dir": "--harness-run-dir", "backend": "--harness-backend", "time_
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """On the controller (or a lone session): remember whether a reusable stack was already running.
+    """On the controller (or a lone session): remember whether a stack was already running (then it is not
+    this session's to stop, even if the session re-applies it to other Terraform or settings).
 
     Under xdist the controller collects nothing, so this cannot depend on which tests were collected:
-    at the end, a stack that exists now but was not reusable at the start was booted by this session.
+    at the end, a stack that exists now but was not running at the start was booted by this session.
     """
     if hasattr(session.config, "workerinput"):
         return
@@ -84,8 +85,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         # Not ours to stop at the end while its processes run (the `stack` fixture reports the error).
         session.config.stash[_BOOTED_BY_SESSION] = not stack.processes()
         return
-    reusable = state is not None and state.fingerprint == stack.fingerprint() and stack.healthy(state)
-    session.config.stash[_BOOTED_BY_SESSION] = not reusable
+    running = state is not None and stack.healthy(state)
+    session.config.stash[_BOOTED_BY_SESSION] = not running
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
