@@ -3,7 +3,7 @@
     # conftest.py (or a test module)
     from harness.testing.factories import stack_factory
 
-    tiny_stack = stack_factory(terraform_dir="tests/data/tiny_tf", time_scale=10, scope="module")
+    tiny_stack = stack_factory(terraform_dir="tests/harness/data/tiny_tf", time_scale=10, scope="module")
 
     def test_something(tiny_stack, stack): ...   # a StackHandle each, two different stacks
 
