@@ -11,7 +11,6 @@ bootstrap). Every run uses its own run directory, so this does not disturb a sta
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -19,8 +18,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from harness.testing.plugin import DEFAULT_TIME_SCALE
 
 ROOT = Path(__file__).resolve().parents[1]
 MODES = ("cold-serial", "cold-n2", "reused-serial", "reused-n2")
@@ -37,10 +34,8 @@ class Run:
 
 
 def harness(*args: str) -> None:
-    # the plugin's default time scale, so that the session reuses the stack instead of restarting its data plane
-    env = {**os.environ, "HARNESS_TIME_SCALE": str(DEFAULT_TIME_SCALE)}
-    subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=ROOT, check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    # the CLI and the pytest plugin read the same settings (HARNESS_TIME_SCALE included), so the session reuses it
+    subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 
 
 def run_suite(mode: str, run_dir: Path, slowest: int, extra: list[str], log: Path) -> Run:

@@ -4,7 +4,7 @@
 
 Uploads N mails to S3 (the fixture mails, cycled: attachments, inline images, charsets, ...), starts one
 worker process, sends one S3 event per mail to SQS, and times from the first event sent to the last
-message row committed. Prints messages/second. Reuses the test helpers in tests/services/conftest.py.
+message row committed. Prints messages/second. Uses the services' test rig (harness/testing/service_rig.py).
 """
 
 from __future__ import annotations
@@ -17,22 +17,20 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+import boto3
+import psycopg
+from mailstack.migrate import apply_migrations
 
-import boto3  # noqa: E402
-import psycopg  # noqa: E402
-from mailstack.migrate import apply_migrations  # noqa: E402
-
-from tests.services.conftest import (  # noqa: E402
-    MAIL_FIXTURES,
+from harness.testing.service_rig import (
     REGION,
     LocalMoto,
     LocalPostgres,
     MailBuckets,
     database_environment,
+    s3_event,
 )
-from tests.services.mail_factory import s3_event  # noqa: E402
+
+MAIL_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
 
 
 def message_count(conn: psycopg.Connection) -> int:

@@ -9,16 +9,24 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import ipaddress
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from harness.core.certificates import (
+    build_certificate,
+    certificate_pem,
+    distinguished_name,
+    private_key_pem,
+    utc_now,
+    write_private,
+    write_public,
+)
 from harness.core.errors import HarnessError
 
 CA_VALIDITY = dt.timedelta(days=3650)
@@ -32,31 +40,6 @@ class IssuedCertificate:
     key_path: Path
     dns_names: tuple[str, ...]
     ip_addresses: tuple[str, ...]
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write atomically with mode 0600 (private keys)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    tmp.replace(path)
-
-
-def _write_public(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
 
 
 def _safe_name(name: str) -> str:
@@ -113,49 +96,23 @@ class LocalCA:
         spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         if key.public_key().public_bytes(*spki) != cert.public_key().public_bytes(*spki):
             return None
-        if cert.not_valid_after_utc - RENEW_BEFORE < _now():
+        if cert.not_valid_after_utc - RENEW_BEFORE < utc_now():
             return None
         return key, cert
 
     def _create(self) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
         key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name(
-            [
-                x509.NameAttribute(NameOID.COMMON_NAME, self.common_name),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "mailstack harness"),
-            ]
-        )
-        now = _now()
         ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + CA_VALIDITY)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(ski, critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
-            .sign(key, hashes.SHA256())
+        cert = build_certificate(
+            subject=distinguished_name(self.common_name),
+            public_key=key.public_key(),
+            signing_key=key,
+            validity=CA_VALIDITY,
+            ca=True,
+            extensions=[ski, x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)],
         )
-        _write_private(self.key_path, _key_pem(key))
-        _write_public(self.cert_path, cert.public_bytes(serialization.Encoding.PEM))
+        write_private(self.key_path, private_key_pem(key))
+        write_public(self.cert_path, certificate_pem(cert))
         return key, cert
 
     def issue_server_certificate(
@@ -177,43 +134,25 @@ class LocalCA:
         key = ec.generate_private_key(ec.SECP256R1())
         sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
         sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
-        common_name = (dns[0] if dns else name)[:64]
-        now = _now()
         ca_ski = self._cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-            .issuer_name(self._cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + LEAF_VALIDITY)
-            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
-            .sign(self._key, hashes.SHA256())
+        cert = build_certificate(
+            subject=distinguished_name(dns[0] if dns else name),
+            issuer=self._cert.subject,
+            public_key=key.public_key(),
+            signing_key=self._key,
+            validity=LEAF_VALIDITY,
+            extensions=[
+                x509.SubjectAlternativeName(sans),
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
+            ],
         )
         certs_dir = self.state_dir / "certs"
         certs_dir.mkdir(parents=True, exist_ok=True)
         stem = _safe_name(name)
         cert_path = certs_dir / f"{stem}.pem"
         key_path = certs_dir / f"{stem}-key.pem"
-        _write_private(key_path, _key_pem(key))
-        _write_public(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+        write_private(key_path, private_key_pem(key))
+        write_public(cert_path, certificate_pem(cert))
         return IssuedCertificate(cert_path, key_path, dns, ips)

@@ -16,6 +16,9 @@ from pydantic_settings import SettingsError as PydanticSettingsError
 from harness.core.errors import SettingsError
 
 ENV_PREFIX = "HARNESS_"
+# What the scenarios are tuned for: AWS's timers (health checks, alarm periods, ECS backoff, deregistration
+# delays) run five times faster. One default for `harness up`, `harness demo` and pytest, so they share a stack.
+DEFAULT_TIME_SCALE = 5.0
 
 
 class Backend(StrEnum):
@@ -43,7 +46,8 @@ class HarnessSettings(BaseSettings):
     region: str = Field(default="us-east-1", description="must match the Terraform's provider region")
     postgres_bin_dir: Path | None = Field(default=None, description="directory holding initdb/pg_ctl")
     host: str = "127.0.0.1"
-    time_scale: float = Field(default=1.0, gt=0, description="divides health-check intervals and timeouts")
+    time_scale: float = Field(default=DEFAULT_TIME_SCALE, gt=0,
+                              description="divides the data plane's AWS timers (health checks, alarm periods, ...)")
     smtp_port: int | None = Field(default=None, ge=1, le=65535,
                                   description="SES inbound MX port (default: a free one)")
     run_before_services: Annotated[list[str], NoDecode] = Field(

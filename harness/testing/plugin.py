@@ -2,9 +2,10 @@
 
 `stack` boots the local cloud once per session, or reuses a running one whose Terraform, services and
 data-plane settings are unchanged (`harness up` beforehand makes every run start in about a second).
-A stack the session booted is stopped when the session ends, unless `--harness-keep`. Under xdist the
-workers share one stack: the first boots it under a file lock, the others reuse it, and the controller
-stops it at the end. Should the session die instead of ending (SIGKILL, a crash), its guardian
+A stack the session booted is stopped when the session ends, unless `--harness-keep`; a stack that was
+running before the session (e.g. from `harness up`) is left running, even when the session re-applied it.
+Under xdist the workers share one stack: the first boots it under a file lock, the others reuse it, and the
+controller stops it at the end. Should the session die instead of ending (SIGKILL, a crash), its guardian
 (`harness.testing.guardian`, started by the controller) stops the stack and removes its state.
 Every process the session starts carries its session id (`harness.core.reaper.begin_session`), which the
 root conftest's leak check uses to count this session's processes only.
@@ -22,7 +23,7 @@ import psycopg
 import pytest
 
 from harness.core.clients import AwsClients
-from harness.core.config import Backend, HarnessSettings, load_settings
+from harness.core.config import DEFAULT_TIME_SCALE, Backend, HarnessSettings, load_settings
 from harness.core.errors import SettingsError, StateFileError
 from harness.core.probes import eventually as _eventually
 from harness.core.progress import QuietReporter
@@ -34,7 +35,6 @@ from harness.testing.handle import StackHandle
 from harness.testing.reporting import failure_report
 from harness.testing.smtp_client import SendResult, send_mail
 
-DEFAULT_TIME_SCALE = 5.0
 _GUARDIAN = pytest.StashKey[SessionGuardian]()
 KEPT_RUN_DIRS = pytest.StashKey[set[str]]()
 SESSION_ID = pytest.StashKey[str]()
@@ -46,8 +46,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--harness-keep", action="store_true", help="leave a stack this session booted running")
     group.addoption("--harness-fresh", action="store_true", help="stop any running stack and boot a new one")
     group.addoption("--harness-backend", default=None, choices=[b.value for b in Backend], help="emulated AWS")
-    group.addoption("--harness-time-scale", type=float, default=DEFAULT_TIME_SCALE,
-                    help="divides health-check intervals and timeouts (default %(default)s)")
+    group.addoption("--harness-time-scale", type=float, default=None,
+                    help="divides the data plane's AWS timers (default: the setting, HARNESS_TIME_SCALE or "
+                         f"{DEFAULT_TIME_SCALE:g})")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -58,10 +59,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def harness_settings_from(config: pytest.Config) -> HarnessSettings:
-    overrides: dict[str, Any] = {
-        "project_dir": Path(config.rootpath),
-        "time_scale": config.getoption("harness_time_scale"),
-    }
+    overrides: dict[str, Any] = {"project_dir": Path(config.rootpath)}
+    if config.getoption("harness_time_scale") is not None:
+        overrides["time_scale"] = config.getoption("harness_time_scale")
     if config.getoption("harness_run_dir"):
         overrides["run_dir"] = Path(config.getoption("harness_run_dir"))
     if config.getoption("harness_backend"):
@@ -76,10 +76,11 @@ _FLAGS = {"run_dir": "--harness-run-dir", "backend": "--harness-backend", "time_
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """On the controller (or a lone session): remember whether a reusable stack was already running.
+    """On the controller (or a lone session): remember whether a stack was already running (then it is not
+    this session's to stop, even if the session re-applies it to other Terraform or settings).
 
     Under xdist the controller collects nothing, so this cannot depend on which tests were collected:
-    at the end, a stack that exists now but was not reusable at the start was booted by this session.
+    at the end, a stack that exists now but was not running at the start was booted by this session.
     When the session may boot the stack, a guardian is armed to stop it should the session die.
     """
     if hasattr(session.config, "workerinput"):
@@ -93,8 +94,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         if stack.processes():
             return  # not ours to stop while its processes run (the `stack` fixture reports the error)
         state = None  # it describes nothing that runs: the session boots over it
-    reusable = state is not None and state.fingerprint == stack.fingerprint() and stack.healthy(state)
-    if not reusable:
+    if state is None or not stack.healthy(state):
         guardian = SessionGuardian(stack.run_dir, session.config.stash[SESSION_ID])
         guardian.arm()
         session.config.stash[_GUARDIAN] = guardian

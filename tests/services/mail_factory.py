@@ -6,7 +6,6 @@ import json
 import os
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from urllib.parse import quote_plus
 
 
 def large_mail(approx_bytes: int = 1_500_000, recipient: str = "bulk@mail.acme.test") -> bytes:
@@ -56,30 +55,6 @@ def ses_stored_mail(ses_message_id: str, recipients: list[str], sender: str = "s
         " Mon, 03 Jun 2024 08:15:02 +0000 (UTC)\r\n"
     )
     return trace.encode() + message.as_bytes()
-
-
-def s3_record(
-    bucket: str, key: str, event_name: str = "ObjectCreated:Put", event_time: str = "2024-06-03T08:15:03.120Z"
-) -> dict[str, object]:
-    """One S3 event record, with the key URL-encoded the way S3 sends it."""
-    return {
-        "eventVersion": "2.1",
-        "eventSource": "aws:s3",
-        "awsRegion": "us-east-1",
-        "eventTime": event_time,
-        "eventName": event_name,
-        "s3": {
-            "s3SchemaVersion": "1.0",
-            "configurationId": "inbound-mail",
-            "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-            "object": {"key": quote_plus(key), "size": 1024, "eTag": "0123456789abcdef"},
-        },
-    }
-
-
-def s3_event(bucket: str, *keys: str, event_time: str | None = None) -> str:
-    times = {"event_time": event_time} if event_time else {}
-    return json.dumps({"Records": [s3_record(bucket, key, **times) for key in keys]})
 
 
 def now_iso() -> str:

@@ -25,8 +25,9 @@ from mailstack.worker.events import ObjectRef
 from mailstack.worker.ingest import Ingestor
 
 from harness.core.ports import free_port
+from harness.testing.service_rig import REGION, LocalPostgres, MailBuckets, database_environment
 from tests.services.api_server import ApiProcess
-from tests.services.conftest import MAIL_FIXTURES, REGION, LocalPostgres, MailBuckets, database_environment
+from tests.services.conftest import MAIL_FIXTURES
 from tests.services.mail_factory import simple_mail
 from tests.services.sns_signer import SnsSigner
 

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from mailstack.migrate import apply_migrations
 
-from tests.services.conftest import LocalPostgres, database_environment
+from harness.testing.service_rig import LocalPostgres, database_environment
 
 pytestmark = pytest.mark.slow
 

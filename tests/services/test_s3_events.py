@@ -7,7 +7,8 @@ import json
 import pytest
 from mailstack.worker.events import UndecodableMessageError, decode_queue_message
 
-from tests.services.mail_factory import S3_TEST_EVENT, s3_event, s3_record, ses_receipt_notification, sns_envelope
+from harness.testing.service_rig import s3_event, s3_record
+from tests.services.mail_factory import S3_TEST_EVENT, ses_receipt_notification, sns_envelope
 
 
 def test_key_is_url_decoded_with_plus_as_space():

@@ -23,8 +23,8 @@ from mailstack.worker.events import ObjectRef
 from mailstack.worker.ingest import Ingestor
 from mailstack.worker.loop import Worker
 
-from tests.services.conftest import REGION, MailBuckets
-from tests.services.mail_factory import now_iso, s3_event, ses_receipt_notification, ses_stored_mail, sns_envelope
+from harness.testing.service_rig import REGION, MailBuckets, s3_event
+from tests.services.mail_factory import now_iso, ses_receipt_notification, ses_stored_mail, sns_envelope
 from tests.services.test_worker_ingest import WorkerRig
 
 pytestmark = pytest.mark.slow

@@ -22,8 +22,9 @@ from mailstack.worker.loop import Worker
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from tests.services.conftest import MAIL_FIXTURES, REGION, MailBuckets, database_environment
-from tests.services.mail_factory import large_mail, s3_event, ses_receipt_notification, simple_mail, sns_envelope
+from harness.testing.service_rig import REGION, MailBuckets, database_environment, s3_event
+from tests.services.conftest import MAIL_FIXTURES
+from tests.services.mail_factory import large_mail, ses_receipt_notification, simple_mail, sns_envelope
 
 pytestmark = pytest.mark.slow
 

@@ -13,8 +13,8 @@ import boto3
 import psycopg
 import pytest
 
-from tests.services.conftest import REGION, database_environment
-from tests.services.mail_factory import s3_event, simple_mail
+from harness.testing.service_rig import REGION, database_environment, s3_event
+from tests.services.mail_factory import simple_mail
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,15 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
+
+from harness.core.certificates import (
+    build_certificate,
+    certificate_pem,
+    distinguished_name,
+    private_key_pem,
+    write_private,
+    write_public,
+)
 
 CERT_FILE_NAME = "SimpleNotificationService.pem"
 KEY_FILE_NAME = "SimpleNotificationService-key.pem"
@@ -32,6 +39,7 @@ NOTIFICATION_FIELDS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn
 CONFIRMATION_FIELDS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
 
 SIGNATURE_VERSIONS = {"1": hashes.SHA1, "2": hashes.SHA256}
+VALIDITY = dt.timedelta(days=3650)
 
 
 @dataclass(frozen=True)
@@ -44,7 +52,7 @@ class SigningIdentity:
 
     @property
     def cert_pem(self) -> bytes:
-        return self.certificate.public_bytes(serialization.Encoding.PEM)
+        return certificate_pem(self.certificate)
 
     def sign(self, message: Mapping[str, str], signature_version: str = "1") -> str:
         """The base64 ``Signature`` AWS would put on `message` (SHA1withRSA for "1", SHA256withRSA for "2")."""
@@ -75,38 +83,8 @@ def string_to_sign(message: Mapping[str, str]) -> str:
 def create_identity(common_name: str = "mailstack-harness SNS signing") -> SigningIdentity:
     """A fresh RSA-2048 key and a self-signed certificate for it (valid ten years)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "mailstack harness"),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]
-    )
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(key, hashes.SHA256())
-    )
+    cert = build_certificate(subject=distinguished_name(common_name), public_key=key.public_key(), signing_key=key,
+                             validity=VALIDITY, backdate=dt.timedelta(days=1))
     return SigningIdentity(private_key=key, certificate=cert)
 
 
@@ -124,17 +102,6 @@ def load_or_create(directory: Path | None) -> SigningIdentity:
         return SigningIdentity(private_key=key, certificate=cert, cert_path=cert_path)
     identity = create_identity()
     directory.mkdir(parents=True, exist_ok=True)
-    key_pem = identity.private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    _write_atomically(key_path, key_pem, mode=0o600)
-    _write_atomically(cert_path, identity.cert_pem, mode=0o644)
+    write_private(key_path, private_key_pem(identity.private_key))
+    write_public(cert_path, identity.cert_pem)
     return SigningIdentity(private_key=identity.private_key, certificate=identity.certificate, cert_path=cert_path)
-
-
-def _write_atomically(path: Path, data: bytes, mode: int) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    tmp.replace(path)
