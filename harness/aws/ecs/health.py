@@ -3,8 +3,8 @@
 Pure state: the runner runs the command every `interval` and feeds the exit code in. Statuses:
 UNKNOWN until the first result; a success makes the container HEALTHY; `retries` consecutive
 failures make it UNHEALTHY, except that failures during `startPeriod` do not count. An UNHEALTHY
-essential container makes ECS replace the task. Intervals and the start period are divided by
-`time_scale`; the per-check timeout is not (a slow process is slow at any scale).
+essential container makes ECS replace the task. Interval, timeout and start period are AWS-declared
+durations on the local cloud's clock (scaled like the ALB's health checks).
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness.aws.ecs.model import HealthCheck
+from harness.core.clock import REAL_TIME, Clock
 
 
 @dataclass
 class ContainerHealth:
     check: HealthCheck
     started: float  # monotonic time the container started
-    time_scale: float = 1.0
+    clock: Clock = REAL_TIME
     status: str = "UNKNOWN"
     consecutive_failures: int = 0
     next_run: float = field(default=0.0)
@@ -29,11 +30,15 @@ class ContainerHealth:
 
     @property
     def interval(self) -> float:
-        return self.check.interval / self.time_scale
+        return self.clock.seconds(self.check.interval)
+
+    @property
+    def timeout(self) -> float:
+        return self.clock.seconds(self.check.timeout)
 
     @property
     def start_period(self) -> float:
-        return self.check.start_period / self.time_scale
+        return self.clock.seconds(self.check.start_period)
 
     def due(self, now: float) -> bool:
         return not self.running and now >= self.next_run

@@ -35,7 +35,7 @@ from harness.emulator.moto_process import MotoServerProcess
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 WAIT = 3.0  # seconds to wait for an asynchronous delivery (it takes milliseconds)
-RETRY_SCALE = "0.01"  # AWS's default 20 s retry delay becomes 0.2 s
+TIME_SCALE = "100"  # AWS's default 20 s retry delay becomes 0.2 s
 
 
 # ------------------------------------------------------------------------------------------------
@@ -149,7 +149,7 @@ def signing_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def patched_server(signing_dir: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServerProcess]:
     import os
 
-    env = {**os.environ, "HARNESS_SNS_RETRY_SCALE": RETRY_SCALE, "HARNESS_SNS_SIGNING_DIR": str(signing_dir)}
+    env = {**os.environ, "HARNESS_TIME_SCALE": TIME_SCALE, "HARNESS_SNS_SIGNING_DIR": str(signing_dir)}
     env.pop("HARNESS_SNS_PUBLIC_URL", None)
     run_dir = tmp_path_factory.mktemp("patched-moto")
     with MotoServerProcess(run_dir, patches=["sns-http-delivery"], env=env, inherit_env=False) as server:

@@ -72,7 +72,7 @@ def test_scale_to_two_on_distinct_loopback_ips_then_to_zero(world: EcsWorld):
     snapshot = runner.snapshot()["services"][service]
     assert (snapshot["desiredCount"], snapshot["runningCount"], snapshot["pendingCount"]) == (2, 2, 0)
     assert {t["attachments"][0]["details"][0]["value"] for t in snapshot["tasks"]} == ips
-    published = json.loads((world.tmp / "state" / "snapshot.json").read_text())  # for other processes
+    published = json.loads((world.run_dir / "ecs" / "snapshot.json").read_text())  # for other processes
     assert published["services"][service]["runningCount"] == 2
 
     world.client("ecs").update_service(cluster=world.cluster_arn, service="echo", desiredCount=0)

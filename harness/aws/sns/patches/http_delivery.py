@@ -23,7 +23,8 @@ What this patch adds to the moto server process:
 * a delivery worker: a scheduler thread and a small thread pool that POST, classify (2xx-4xx delivered,
   like AWS: a 4xx is not retried; 5xx, other codes, connection errors and 15 s timeouts are failures)
   and retry per the effective delivery policy (subscription ``DeliveryPolicy`` over the topic's ``http``
-  policy, else AWS's default of 3 retries 20 s apart), every delay multiplied by ``$HARNESS_SNS_RETRY_SCALE``.
+  policy, else AWS's default of 3 retries 20 s apart), every delay on the local cloud's clock
+  (divided by ``$HARNESS_TIME_SCALE``, the stack's time scale).
 
 The URLs point at the address the client used to reach moto (its Host header), or at ``$HARNESS_SNS_PUBLIC_URL``
 (e.g. ``http://host.docker.internal:4566``) when subscribers reach moto by another name.
@@ -70,12 +71,12 @@ import httpx
 from harness.aws.fidelity import FidelityPatch
 from harness.aws.route53.resolver import CA_BUNDLE_ENV, DnsSnapshotReader, Route, resolve_url
 from harness.aws.sns import signing as sns_signing
+from harness.core.clock import REAL_TIME, Clock
 
 log = logging.getLogger("harness.aws.sns.patches.http_delivery")
 
 NAME = "sns-http-delivery"
 ENV_SIGNING_DIR = "HARNESS_SNS_SIGNING_DIR"
-ENV_RETRY_SCALE = "HARNESS_SNS_RETRY_SCALE"
 ENV_PUBLIC_URL = "HARNESS_SNS_PUBLIC_URL"
 
 HARNESS_PREFIX = "/_harness/sns"
@@ -196,8 +197,8 @@ class Deliverer:
     instead of holding the process up behind a 15 s attempt.
     """
 
-    def __init__(self, retry_scale: float = 1.0, workers: int = DELIVERY_WORKERS) -> None:
-        self.retry_scale = retry_scale
+    def __init__(self, clock: Clock = REAL_TIME, workers: int = DELIVERY_WORKERS) -> None:
+        self.clock = clock
         self.workers = workers
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_DELIVERIES)
         self._heap: list[tuple[float, int, Delivery]] = []
@@ -274,7 +275,7 @@ class Deliverer:
             failure = f"HTTP {response.status_code}"
         retry_index = delivery.attempts - 1
         if retry_index < len(delivery.delays):
-            delay = delivery.delays[retry_index] * self.retry_scale
+            delay = self.clock.seconds(delivery.delays[retry_index])
             self._record(delivery, "retrying", f"{failure}; retry in {delay:.2f}s")
             self.submit(delivery, delay)
         else:
@@ -697,7 +698,7 @@ def _info(base: str) -> dict[str, Any]:
         "signing_cert_url": signing_cert_url(base),
         "signing_cert_path": str(runtime.identity.cert_path) if runtime.identity.cert_path else None,
         "trusted_cert_url_pattern": "^" + re.escape(signing_cert_url(base)) + "$",
-        "retry_scale": runtime.deliverer.retry_scale,
+        "time_scale": runtime.deliverer.clock.time_scale,
         "deliveries": list(runtime.deliverer.recent),
     }
 
@@ -742,16 +743,6 @@ def _wrap_dispatcher(original: Callable[..., Any]) -> Callable[..., Any]:
 # The moto patches
 
 
-def _retry_scale() -> float:
-    raw = os.environ.get(ENV_RETRY_SCALE, "1")
-    try:
-        scale = float(raw)
-    except ValueError:
-        log.warning("sns-http-delivery: %s=%r is not a number; using 1", ENV_RETRY_SCALE, raw)
-        return 1.0
-    return max(0.0, scale)
-
-
 def apply() -> None:
     global _runtime
     from moto.core.responses import ActionResult
@@ -766,7 +757,7 @@ def apply() -> None:
     signing_dir = os.environ.get(ENV_SIGNING_DIR)
     _runtime = _Runtime(
         identity=sns_signing.load_or_create(Path(signing_dir) if signing_dir else None),
-        deliverer=Deliverer(retry_scale=_retry_scale()),
+        deliverer=Deliverer(clock=Clock.from_env()),
     )
 
     Subscription = models.Subscription
@@ -895,9 +886,9 @@ def apply() -> None:
 
     DomainDispatcherApplication.__call__ = _wrap_dispatcher(DomainDispatcherApplication.__call__)
     log.info(
-        "sns-http-delivery: signing certificate %s, retry scale %s",
+        "sns-http-delivery: signing certificate %s, time scale %s",
         _runtime.identity.cert_path or "(in memory)",
-        _runtime.deliverer.retry_scale,
+        _runtime.deliverer.clock.time_scale,
     )
 
 
