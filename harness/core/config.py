@@ -43,7 +43,7 @@ class HarnessSettings(BaseSettings):
     region: str = Field(default="us-east-1", description="must match the Terraform's provider region")
     postgres_bin_dir: Path | None = Field(default=None, description="directory holding initdb/pg_ctl")
     host: str = "127.0.0.1"
-    time_scale: float = Field(default=1.0, gt=0, description="divides health-check intervals and timeouts")
+    time_scale: float = Field(default=1.0, gt=0, description="divides every AWS-declared duration (harness.core.clock)")
     smtp_port: int | None = Field(default=None, ge=1, le=65535,
                                   description="SES inbound MX port (default: a free one)")
     run_before_services: Annotated[list[str], NoDecode] = Field(
