@@ -24,8 +24,8 @@ What this patch adds to the moto server process:
   ``harness.aws.sns.policy`` (the effective delivery policy: retries and Content-Type, like AWS),
   ``harness.aws.sns.delivery`` (POST, classify like AWS: 2xx-4xx delivered, 5xx/other/connection errors/15 s
   timeouts retried, on the local cloud's clock from ``$HARNESS_TIME_SCALE``; endpoints resolved through the
-  local cloud's DNS snapshot and verified against the harness CA), ``harness.aws.sns.signing`` (the key and
-  the signatures).
+  local cloud's DNS snapshot and verified against the harness CA), ``harness.aws.sns.messages`` (the signed
+  JSON bodies and ``x-amz-sns-*`` headers), ``harness.aws.sns.signing`` (the key and the signatures).
 
 The URLs point at the address the client used to reach moto (its Host header), or at ``$HARNESS_SNS_PUBLIC_URL``
 (e.g. ``http://host.docker.internal:4566``) when subscribers reach moto by another name.
@@ -47,12 +47,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
 from harness.aws.fidelity import FidelityPatch
+from harness.aws.sns import messages
 from harness.aws.sns import signing as sns_signing
-from harness.aws.sns.delivery import Deliverer, Delivery, timestamp
+from harness.aws.sns.delivery import Deliverer, Delivery
 from harness.aws.sns.policy import effective_policy
 from harness.core.clock import Clock
 
@@ -66,20 +67,10 @@ HARNESS_PREFIX = "/_harness/sns"
 CERT_URL_PATH = f"{HARNESS_PREFIX}/{sns_signing.CERT_FILE_NAME}"
 
 HTTP_PROTOCOLS = frozenset({"http", "https"})
-USER_AGENT = "Amazon Simple Notification Service Agent"
 SNS_XMLNS = "http://sns.amazonaws.com/doc/2010-03-31/"
 
 # --------------------------------------------------------------------------------------------------
-# Messages
-
-
-def _arn_param(value: str) -> str:
-    return quote(value, safe=":")
-
-
-def _json_body(message: Mapping[str, Any]) -> bytes:
-    # AWS's bodies are pretty-printed JSON with " : " separators and unescaped non-ASCII text.
-    return json.dumps(message, indent=2, separators=(",", " : "), ensure_ascii=False).encode("utf-8")
+# Subscriptions, tokens and the messages' way to the delivery engine
 
 
 @dataclass(frozen=True)
@@ -131,26 +122,8 @@ def signing_cert_url(base: str | None = None) -> str:
     return f"{base or base_url()}{CERT_URL_PATH}"
 
 
-def _signature_version(topic: Any) -> str:
-    version = str(getattr(topic, "signature_version", "1") or "1")
-    return version if version in sns_signing.SIGNATURE_VERSIONS else "1"
-
-
-def _sign(message: dict[str, Any], version: str, base: str) -> dict[str, Any]:
-    message["SignatureVersion"] = version
-    message["Signature"] = _rt().identity.sign(message, version)
-    message["SigningCertURL"] = signing_cert_url(base)
-    return message
-
-
-def _headers(message_type: str, message_id: str, topic_arn: str, content_type: str) -> dict[str, str]:
-    return {
-        "x-amz-sns-message-type": message_type,
-        "x-amz-sns-message-id": message_id,
-        "x-amz-sns-topic-arn": topic_arn,
-        "Content-Type": content_type,
-        "User-Agent": USER_AGENT,
-    }
+def _sign(message: dict[str, Any], topic: Any, base: str) -> dict[str, Any]:
+    return messages.sign(message, _rt().identity, messages.signature_version(topic), signing_cert_url(base))
 
 
 def _issue_token(ref: _TokenRef) -> str:
@@ -197,29 +170,11 @@ def _send_confirmation(backend: Any, subscription: Any, message_type: str, resto
             restore=subscription if restore else None,
         )
     )
-    if message_type == "SubscriptionConfirmation":
-        text = (
-            f"You have chosen to subscribe to the topic {topic.arn}.\n"
-            "To confirm the subscription, visit the SubscribeURL included in this message."
-        )
-    else:
-        text = (
-            f"You have chosen to deactivate subscription {subscription.arn}.\n"
-            "To cancel this operation and restore the subscription, visit the SubscribeURL included in this message."
-        )
     message_id = str(uuid.uuid4())
-    message: dict[str, Any] = {
-        "Type": message_type,
-        "MessageId": message_id,
-        "Token": token,
-        "TopicArn": topic.arn,
-        "Message": text,
-        "SubscribeURL": f"{base}/?Action=ConfirmSubscription&TopicArn={_arn_param(topic.arn)}&Token={token}",
-        "Timestamp": timestamp(),
-    }
-    _sign(message, _signature_version(topic), base)
+    message = messages.confirmation(message_type, message_id, topic.arn, subscription.arn, token, base)
+    _sign(message, topic, base)
     retry, content_type = effective_policy(topic.delivery_policy, None)
-    headers = _headers(message_type, message_id, topic.arn, content_type)
+    headers = messages.headers(message_type, message_id, topic.arn, content_type)
     if message_type == "UnsubscribeConfirmation":
         headers["x-amz-sns-subscription-arn"] = subscription.arn
         wanted: Callable[[], bool] = _always
@@ -236,7 +191,7 @@ def _send_confirmation(backend: Any, subscription: Any, message_type: str, resto
             message_id=message_id,
             endpoint=subscription.endpoint,
             subscription_arn=subscription.arn,
-            body=_json_body(message),
+            body=messages.json_body(message),
             headers=headers,
             delays=retry.delays(),
             still_wanted=wanted,
@@ -254,23 +209,19 @@ def _send_notification(
     topic = subscription.topic
     base = _sub_base(subscription)
     retry, content_type = effective_policy(topic.delivery_policy, subscription.attributes.get("DeliveryPolicy"))
-    headers = _headers("Notification", message_id, topic.arn, content_type)
+    headers = messages.headers("Notification", message_id, topic.arn, content_type)
     headers["x-amz-sns-subscription-arn"] = subscription.arn
     raw = str(subscription.attributes.get("RawMessageDelivery", False)).lower() == "true"
     if raw:
         headers["x-amz-sns-rawdelivery"] = "true"
         body = message.encode("utf-8")
     else:
-        notification: dict[str, Any] = {"Type": "Notification", "MessageId": message_id, "TopicArn": topic.arn}
-        if subject:
-            notification["Subject"] = subject
-        notification["Message"] = message
-        notification["Timestamp"] = timestamp()
-        _sign(notification, _signature_version(topic), base)
-        notification["UnsubscribeURL"] = f"{base}/?Action=Unsubscribe&SubscriptionArn={_arn_param(subscription.arn)}"
+        notification = _sign(messages.notification(message_id, topic.arn, subject, message), topic, base)
+        unsubscribe = f"{base}/?Action=Unsubscribe&SubscriptionArn={messages.arn_param(subscription.arn)}"
+        notification["UnsubscribeURL"] = unsubscribe
         if message_attributes:
             notification["MessageAttributes"] = dict(message_attributes)
-        body = _json_body(notification)
+        body = messages.json_body(notification)
     account = getattr(subscription, "_harness_account", None) or topic.sns_backend.account_id
     region = getattr(subscription, "_harness_region", None) or topic.sns_backend.region_name
     arn = subscription.arn
