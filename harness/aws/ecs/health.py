@@ -4,7 +4,8 @@ Pure state: the runner runs the command every `interval` and feeds the exit code
 UNKNOWN until the first result; a success makes the container HEALTHY; `retries` consecutive
 failures make it UNHEALTHY, except that failures during `startPeriod` do not count. An UNHEALTHY
 essential container makes ECS replace the task. Interval, timeout and start period are AWS-declared
-durations on the local cloud's clock (scaled like the ALB's health checks).
+durations on the local cloud's clock (scaled like the ALB's health checks); the timeout never goes below
+`MIN_TIMEOUT_SECONDS`, the time starting the check's process takes on a loaded machine at any scale.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 
 from harness.aws.ecs.model import HealthCheck
 from harness.core.clock import REAL_TIME, Clock
+
+MIN_TIMEOUT_SECONDS = 2.0  # a Python check command starts in ~0.3 s CPU, ~1 s wall time on a busy runner
 
 
 @dataclass
@@ -34,7 +37,7 @@ class ContainerHealth:
 
     @property
     def timeout(self) -> float:
-        return self.clock.seconds(self.check.timeout)
+        return max(MIN_TIMEOUT_SECONDS, self.clock.seconds(self.check.timeout))
 
     @property
     def start_period(self) -> float:
