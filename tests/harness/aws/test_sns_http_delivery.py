@@ -30,6 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from harness.core.probes import eventually
 from harness.emulator.moto_process import MotoServerProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
@@ -94,16 +95,8 @@ class Recorder:
             return [r for r in self.requests if r.path == path and (kind is None or r.kind == kind)]
 
     def wait_for(self, path: str, kind: str | None = None, count: int = 1, timeout: float = WAIT) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                found = [r for r in self.requests if r.path == path and (kind is None or r.kind == kind)]
-                remaining = deadline - time.monotonic()
-                if len(found) >= count or remaining <= 0:
-                    break
-                self.cond.wait(remaining)
-        assert len(found) >= count, f"expected {count} {kind or 'request'}(s) at {path}, got {len(found)}"
-        return found
+        return eventually(lambda: self.at(path, kind), lambda found: len(found) >= count, timeout=timeout,
+                          interval=0.02, what=f"{count} {kind or 'request'}(s) at {path}")
 
 
 def _serve(recorder: Recorder) -> ThreadingHTTPServer:
