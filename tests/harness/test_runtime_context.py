@@ -94,3 +94,30 @@ def test_eventually_stops_at_a_fatal_error_and_raises_the_callers_timeout_error(
     with pytest.raises(ReadinessTimeoutError, match="not ready: never"):
         eventually(lambda: False, timeout=0.05, interval=0.01, what="never",
                    timeout_error=lambda message: ReadinessTimeoutError(f"not ready: {message}"))
+
+
+def test_every_data_plane_component_follows_the_one_lifecycle(tmp_path) -> None:
+    from harness.aws.cloudwatch import CloudWatchEmulation
+    from harness.aws.ecs import EcsRunner
+    from harness.aws.elbv2 import AlbDataPlane
+    from harness.aws.route53.resolver import DnsSnapshotPublisher
+    from harness.aws.ses import SesInbound
+    from harness.aws.sns.confirm import SubscriptionConfirmer
+
+    context = RuntimeContext.for_emulator("http://127.0.0.1:1", "us-east-1", tmp_path)
+    alb = AlbDataPlane(context)
+    ecs = EcsRunner(context)
+    parts = [
+        alb,
+        DnsSnapshotPublisher(context.clients.client("route53"), context.clients.client("elbv2"), alb, tmp_path / "d"),
+        SesInbound(context),
+        ecs,
+        SubscriptionConfirmer(context.clients.client("sns"), dict),
+        CloudWatchEmulation(context, alb, ecs),
+    ]
+    try:
+        assert [part.name for part in parts if isinstance(part, Component)] == [
+            "alb", "dns", "ses", "ecs", "sns-subscriptions", "cloudwatch"]
+        assert alb.clock is ecs.clock is context.clock
+    finally:
+        ecs.stop()

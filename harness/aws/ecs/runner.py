@@ -55,6 +55,7 @@ from harness.aws.ecs.targets import TargetRef, TargetRegistrar, task_targets
 from harness.aws.ecs.tasks import ContainerState, StopCode, Task, TaskStatus, new_task_id, task_arn
 from harness.core.context import RuntimeContext
 from harness.core.errors import HarnessError, ReadinessTimeoutError
+from harness.core.probes import EventuallyFailed, eventually
 
 log = logging.getLogger(__name__)
 
@@ -275,20 +276,17 @@ class EcsRunner:
         if task.last_status is TaskStatus.STOPPED:
             raise HarnessError(f"run-before-services task {task_def.family} failed to start: {task.stopped_reason}",
                                self._tail_hint(task))
-        deadline = time.monotonic() + timeout
-        while True:
-            exited = self._essential_exit(task)
-            if exited is not None:
-                task.mark_stopping("Essential container in task exited", StopCode.ESSENTIAL_CONTAINER_EXITED)
-                self._finish(task, drain=False)
-                break
-            if time.monotonic() > deadline:
-                self._begin_stop(task, f"run-before-services timeout after {timeout:.0f}s",
-                                 StopCode.USER_INITIATED, drain=False, inline=True)
-                raise ReadinessTimeoutError(
-                    f"run-before-services task {task_def.family} did not exit within {timeout:.0f}s",
-                    self._tail_hint(task))
-            time.sleep(TICK)
+        try:
+            eventually(lambda: self._essential_exit(task), lambda code: code is not None, timeout=timeout,
+                       interval=TICK, what=f"run-before-services task {task_def.family} exited", fatal=(Exception,))
+        except EventuallyFailed:
+            self._begin_stop(task, f"run-before-services timeout after {timeout:.0f}s",
+                             StopCode.USER_INITIATED, drain=False, inline=True)
+            raise ReadinessTimeoutError(
+                f"run-before-services task {task_def.family} did not exit within {timeout:.0f}s",
+                self._tail_hint(task)) from None
+        task.mark_stopping("Essential container in task exited", StopCode.ESSENTIAL_CONTAINER_EXITED)
+        self._finish(task, drain=False)
         self.run_before.append(task)
         self.logs.flush()
         if task.exit_code != 0:
@@ -622,12 +620,8 @@ class EcsRunner:
         for thread in threads:
             thread.join(timeout=120)
         # tasks already stopping in workers finish there; wait for them too
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            with self._lock:
-                if not self._handles:
-                    break
-            time.sleep(TICK)
+        with contextlib.suppress(EventuallyFailed):
+            eventually(lambda: not self._handles, timeout=120, interval=TICK, what="every task stopped")
 
     def _trim_stopped(self) -> None:
         with self._lock:

@@ -21,7 +21,7 @@ from typing import Any
 
 from harness.aws.ses.mime import Verdicts
 from harness.aws.ses.model import ReceiptConfig
-from harness.aws.ses.processor import AwsClients, ReceiptProcessor
+from harness.aws.ses.processor import ReceiptClients, ReceiptProcessor
 from harness.aws.ses.reader import ReceiptConfigReader
 from harness.aws.ses.records import JsonlLog
 from harness.aws.ses.smtp import SesController, SesHandler
@@ -95,7 +95,7 @@ class SesInbound:
         self._reader = ReceiptConfigReader(clients.client("ses"), ttl=self.config_ttl)
         processor = ReceiptProcessor(
             region=self.region,
-            clients=AwsClients(s3=clients.client("s3"), sns=clients.client("sns"), kms=clients.client("kms"),
+            clients=ReceiptClients(s3=clients.client("s3"), sns=clients.client("sns"), kms=clients.client("kms"),
                                sts=clients.client("sts")),
             verdicts=self.verdicts,
             outbox=self._outbox,
