@@ -100,7 +100,7 @@ class Runtime:
         write_snapshot(self.options.run_dir / RUNTIME_FILE, self.describe(ready))
 
     def run(self) -> None:
-        self.components.start(on_ready=self._published_while_starting)
+        self.components.start(on_ready=self._publish_progress)
         self.publish(ready=True)
         while not self._stop.wait(self.options.publish_interval):
             try:
@@ -108,7 +108,7 @@ class Runtime:
             except Exception:
                 log.exception("publishing the runtime state failed")
 
-    def _published_while_starting(self, component: object) -> None:
+    def _publish_progress(self, component: object) -> None:
         if component is self.ses:  # `harness status` shows the ALB and the MX while the services start
             self.publish(ready=False)
 
