@@ -184,6 +184,7 @@ class Stack:
             host=self.settings.host,
             port=free_port(self.settings.host),
             die_with_parent=not self.detached,
+            time_scale=self.settings.time_scale,
         )
 
     # -- state ---------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""boto3 clients bound to the emulated AWS."""
+"""The one boto3 client factory of the harness: clients bound to the emulated AWS, one set of test credentials."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+# The emulator takes any credentials; every harness client, the services and Terraform use these.
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 
@@ -24,6 +25,11 @@ class AwsClients:
     @functools.cache  # noqa: B019 - one client per service for the life of the stack is the point
     def client(self, service: str) -> Any:
         return self._session.client(service, endpoint_url=self.endpoint_url, config=self._config)
+
+    @functools.cache  # noqa: B019 - one factory per region for the life of the stack
+    def for_region(self, region: str) -> AwsClients:
+        """Clients for another region of the same emulator (cross-region ARNs: secrets, log groups, topics)."""
+        return self if region == self.region else AwsClients(self.endpoint_url, region)
 
     def env(self) -> dict[str, str]:
         return emulator_env(self.endpoint_url, self.region)

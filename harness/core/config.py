@@ -47,7 +47,7 @@ class HarnessSettings(BaseSettings):
     postgres_bin_dir: Path | None = Field(default=None, description="directory holding initdb/pg_ctl")
     host: str = "127.0.0.1"
     time_scale: float = Field(default=DEFAULT_TIME_SCALE, gt=0,
-                              description="divides the data plane's AWS timers (health checks, alarm periods, ...)")
+                              description="divides every AWS-declared duration (harness.core.clock)")
     smtp_port: int | None = Field(default=None, ge=1, le=65535,
                                   description="SES inbound MX port (default: a free one)")
     run_before_services: Annotated[list[str], NoDecode] = Field(

@@ -1,4 +1,9 @@
-"""Eventually-style assertions: poll a probe until a condition holds, and say what was last seen if not."""
+"""The one wait helper: poll a probe until a condition holds, and say what was last seen if not.
+
+Tests use it as an assertion (`EventuallyFailed` is an AssertionError); components and processes use
+it to wait until they are ready, with `fatal` errors that end the wait at once (a process that exited)
+and `timeout_error` turning the timeout into the `ReadinessTimeoutError` that names the fix.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +25,14 @@ def eventually(
     timeout: float = 30.0,
     interval: float = 0.2,
     what: str = "condition",
+    fatal: tuple[type[BaseException], ...] = (),
+    timeout_error: Callable[[str], BaseException] | None = None,
 ) -> T:
-    """Call `probe` until `until(value)` is true; return that value, or fail with the last value seen."""
+    """Call `probe` until `until(value)` is true; return that value, or fail with the last value seen.
+
+    A probe raising one of `fatal` ends the wait with that error; other errors count as "not yet".
+    On timeout, `timeout_error(message)` is raised if given, else `EventuallyFailed(message)`.
+    """
     deadline = time.monotonic() + timeout
     last: object = "<never observed>"
     last_error: BaseException | None = None
@@ -31,11 +42,14 @@ def eventually(
             last, last_error = value, None
             if until(value):
                 return value
+        except fatal:
+            raise
         except Exception as exc:  # a probe may fail while the system converges
             last_error = exc
         if time.monotonic() >= deadline:
             detail = f"last observed: {last!r}"
             if last_error is not None:
                 detail += f"; last error: {type(last_error).__name__}: {last_error}"
-            raise EventuallyFailed(f"{what} did not hold within {timeout:.0f}s ({detail})")
+            message = f"{what} did not hold within {timeout:.0f}s ({detail})"
+            raise timeout_error(message) if timeout_error is not None else EventuallyFailed(message)
         time.sleep(interval)

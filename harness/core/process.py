@@ -16,6 +16,7 @@ from pathlib import Path
 import psutil
 
 from harness.core.errors import HarnessError, ReadinessTimeoutError
+from harness.core.probes import eventually
 from harness.core.reaper import marker_env, terminate
 
 _PR_SET_PDEATHSIG = 1
@@ -113,27 +114,26 @@ class ManagedProcess:
         return "\n".join(text.splitlines()[-lines:])
 
     def wait_ready(self, probe: Callable[[], bool], timeout: float, interval: float = 0.05) -> float:
-        """Poll `probe` until it returns True; fail fast with the log tail when the process exits."""
+        """Poll `probe` until it returns True; fail fast with the log tail when the process exits.
+        Returns the seconds that took."""
         started = time.monotonic()
-        while True:
+
+        def alive_and_ready() -> bool:
             if self.popen is not None and self.popen.poll() is not None:
                 raise HarnessError(
                     f"{self.name} exited with code {self.popen.returncode} before it was ready",
                     f"see {self.log_path}:\n{self.log_tail()}",
                 )
-            try:
-                if probe():
-                    return time.monotonic() - started
-            except HarnessError:
-                raise  # the probe knows the component failed for good
-            except Exception:  # noqa: S110 - not answering yet is what we are waiting out
-                pass
-            if time.monotonic() - started > timeout:
-                raise ReadinessTimeoutError(
-                    f"{self.name} was not ready after {timeout:.0f}s",
-                    f"see {self.log_path}:\n{self.log_tail()}",
-                )
-            time.sleep(interval)
+            return probe()
+
+        eventually(
+            alive_and_ready, timeout=timeout, interval=interval, what=f"{self.name} ready",
+            fatal=(HarnessError,),  # the process exited, or the probe knows the component failed for good
+            timeout_error=lambda _: ReadinessTimeoutError(
+                f"{self.name} was not ready after {timeout:.0f}s", f"see {self.log_path}:\n{self.log_tail()}"
+            ),
+        )
+        return time.monotonic() - started
 
     def stop(self, grace: float = 10.0) -> None:
         if self.pid is None:

@@ -1,4 +1,5 @@
-"""`python -m harness.runtime --run-dir D`: start ALB, SES inbound and ECS; publish; stop on SIGTERM."""
+"""`python -m harness.runtime --run-dir D`: assemble the data plane's components on one runtime context,
+start them in order, publish what runs, stop them in reverse on SIGTERM."""
 
 from __future__ import annotations
 
@@ -15,15 +16,15 @@ from types import FrameType
 from typing import Any
 
 from harness.aws.cloudwatch import CloudWatchEmulation
-from harness.aws.ecs import EcsRunner, ImageResolver
+from harness.aws.ecs import EcsOptions, EcsRunner, ImageResolver
 from harness.aws.elbv2.dataplane import AlbDataPlane
 from harness.aws.rds.binding import RdsBinding
-from harness.aws.route53.resolver import DnsSnapshotPublisher, ensure_alb_ca
+from harness.aws.route53.resolver import DnsSnapshotPublisher
 from harness.aws.ses.inbound import SesInbound
-from harness.aws.sns.confirm import resubscribe_pending, wait_confirmed
+from harness.aws.sns.confirm import SubscriptionConfirmer
 from harness.aws.sns.trust import sns_trust_overrides
-from harness.core.ca import LocalCA
-from harness.core.clients import AwsClients
+from harness.core.context import RuntimeContext
+from harness.core.lifecycle import Components, Readiness
 from harness.core.rundir import RUNTIME_FILE, snapshot_paths
 from harness.core.truth import write_snapshot
 
@@ -45,31 +46,41 @@ class Runtime:
     def __init__(self, options: RuntimeOptions) -> None:
         self.options = options
         state = json.loads((options.run_dir / "stack.json").read_text())
-        self.clients = AwsClients(state["aws_endpoint_url"], state["region"])
+        self.context = context = RuntimeContext.for_emulator(
+            state["aws_endpoint_url"], state["region"], options.run_dir, time_scale=options.time_scale
+        )
         self.rds = [RdsBinding(**binding) for binding in state["rds"]]
-        self.alb = AlbDataPlane(state["aws_endpoint_url"], state["region"], options.run_dir / "alb",
-                                time_scale=options.time_scale)
-        self.ses = SesInbound(state["aws_endpoint_url"], state["region"], options.run_dir / "ses",
-                              port=options.smtp_port, ca=LocalCA(ensure_alb_ca(options.run_dir).parent))
-        self.ecs = EcsRunner(
-            self.clients,
-            self.rds,
-            options.run_dir / "ecs",
-            options.run_dir,
-            ImageResolver(fallback_roots=[options.project_dir / "services"]),
-            time_scale=options.time_scale,
+        self.alb = AlbDataPlane(context)
+        self.ses = SesInbound(context, port=options.smtp_port)
+        self.ecs = EcsRunner(context, EcsOptions(
+            image_map=ImageResolver(fallback_roots=[options.project_dir / "services"]),
+            rds_bindings=self.rds,
             run_before_services=options.run_before_services,
             die_with_parent=True,
-            environment_overrides=sns_trust_overrides(state["aws_endpoint_url"]),
+            environment_overrides=sns_trust_overrides(context.endpoint_url),
             target_health=self.alb.target_state,
-        )
+        ))
         self.dns = DnsSnapshotPublisher(
-            self.clients.client("route53"),
-            self.clients.client("elbv2"),
+            context.clients.client("route53"),
+            context.clients.client("elbv2"),
             self.alb,
             snapshot_paths(options.run_dir)["HARNESS_DNS_SNAPSHOT"],
         )
-        self.cloudwatch = CloudWatchEmulation(self.clients, self.alb, self.ecs, time_scale=options.time_scale)
+        self.cloudwatch = CloudWatchEmulation(context, self.alb, self.ecs)
+        # Started in this order, each ready before the next; stopped in reverse.
+        self.components = Components(
+            [
+                self.alb,
+                self.dns,
+                self.ses,
+                self.ecs,  # runs the run-before-services tasks (migrations) first
+                # Serving means: every target group in use has a healthy target.
+                Readiness("serving", lambda timeout: self.alb.wait_healthy(timeout=timeout)),
+                SubscriptionConfirmer(context.clients.client("sns"), lambda: self.dns.publish(force=True)),
+                self.cloudwatch,  # metrics publishers and the alarm evaluator
+            ],
+            ready_timeouts={"serving": options.healthy_timeout, "ecs": 60.0},
+        )
         self._stop = threading.Event()
 
     def describe(self, ready: bool) -> dict[str, Any]:
@@ -89,16 +100,7 @@ class Runtime:
         write_snapshot(self.options.run_dir / RUNTIME_FILE, self.describe(ready))
 
     def run(self) -> None:
-        self.alb.start()
-        self.dns.publish(force=True)
-        self.ses.start()
-        self.ses.wait_ready()
-        self.publish(ready=False)
-        self.ecs.start()  # runs the run-before-services tasks (migrations) first
-        # Serving means: every target group in use has a healthy target.
-        self.alb.wait_healthy(timeout=self.options.healthy_timeout)
-        self._confirm_subscriptions()
-        self.cloudwatch.start()  # metrics publishers and the alarm evaluator
+        self.components.start(on_ready=self._publish_progress)
         self.publish(ready=True)
         while not self._stop.wait(self.options.publish_interval):
             try:
@@ -106,21 +108,13 @@ class Runtime:
             except Exception:
                 log.exception("publishing the runtime state failed")
 
-    def _confirm_subscriptions(self) -> None:
-        """Terraform subscribed http(s) endpoints while nothing listened (they stayed pending, as on AWS);
-        now that they are served, subscribe again so the confirmation handshake reaches them."""
-        sns = self.clients.client("sns")
-        pending = wait_confirmed(sns, resubscribe_pending(sns, self.dns.publish(force=True)), timeout=30)
-        if pending:
-            log.warning("SNS subscriptions still pending confirmation: %s", [r.to_json() for r in pending])
+    def _publish_progress(self, component: object) -> None:
+        if component is self.ses:  # `harness status` shows the ALB and the MX while the services start
+            self.publish(ready=False)
 
     def stop(self) -> None:
         self._stop.set()
-        for part in (self.cloudwatch, self.ecs, self.ses, self.alb):
-            try:
-                part.stop()
-            except Exception:
-                log.exception("stopping %s failed", type(part).__name__)
+        self.components.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

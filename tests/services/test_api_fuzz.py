@@ -21,9 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness.testing.service_rig import LocalPostgres, MailBuckets, database_environment
 from tests.raw_http import FuzzCounter, exchange, request_bytes
 from tests.services.api_server import ApiProcess
-from tests.services.conftest import LocalPostgres, MailBuckets, database_environment
 from tests.services.mail_factory import simple_mail
 from tests.services.sns_signer import SnsSigner
 from tests.services.test_api import ingest

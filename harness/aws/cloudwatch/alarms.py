@@ -26,7 +26,7 @@ from typing import Any
 
 from harness.aws.cloudwatch.evaluation import Datapoint, Evaluation, Rule, UnsupportedAlarm, evaluate
 from harness.aws.cloudwatch.notifications import Notifier, alarm_message
-from harness.aws.cloudwatch.periods import ScaledClock, Window
+from harness.aws.cloudwatch.periods import Periods, Window
 
 log = logging.getLogger("harness.aws.cloudwatch.alarms")
 
@@ -106,9 +106,9 @@ def metric_queries(
 
 
 class AlarmEvaluator:
-    def __init__(self, cloudwatch: Any, clock: ScaledClock, notifier: Notifier | None, region: str) -> None:
+    def __init__(self, cloudwatch: Any, windows: Periods, notifier: Notifier | None, region: str) -> None:
         self.cloudwatch = cloudwatch
-        self.clock = clock
+        self.windows = windows
         self.notifier = notifier
         self.region = region
         self.history_start: float | None = None  # epoch: no datapoints were published before this
@@ -129,7 +129,7 @@ class AlarmEvaluator:
 
     def _windows(self, rule: Rule, period: int, now: float) -> list[Window] | None:
         """The alarm's evaluation range, oldest first; None when fewer than N windows have data behind them."""
-        windows = self.clock.recent(period, rule.evaluation_range, now)
+        windows = self.windows.recent(period, rule.evaluation_range, now)
         if self.history_start is not None:
             windows = [w for w in windows if w.start >= self.history_start]
         return windows if len(windows) >= rule.n else None
@@ -214,7 +214,7 @@ class AlarmEvaluator:
 
     def evaluate(self, now: float | None = None) -> list[Transition]:
         """One pass: notice outside state changes, evaluate every alarm a new window has ended for."""
-        now = self.clock.now() if now is None else now
+        now = self.windows.now() if now is None else now
         alarms = self.alarms()
         changes: list[Transition] = []
         names = {str(a["AlarmName"]) for a in alarms}
@@ -239,7 +239,7 @@ class AlarmEvaluator:
                 unsupported[name] = str(exc)
                 continue
             period = alarm_period(alarm)
-            last = self.clock.last_complete(period, now)
+            last = self.windows.last_complete(period, now)
             if self._evaluated.get(name) == last.index:
                 continue
             windows = self._windows(rule, period, now)

@@ -1,6 +1,6 @@
 """CloudWatch for the local cloud: the metrics AWS services publish, and the alarms that watch them.
 
-    emulation = CloudWatchEmulation(clients, alb, ecs, time_scale=5).start()
+    emulation = CloudWatchEmulation(context, alb, ecs).start()   # context.clock at time scale 5
     ...
     emulation.snapshot()   # for `harness status`
     emulation.stop()
@@ -17,18 +17,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from harness.aws.cloudwatch.alarms import AlarmEvaluator
 from harness.aws.cloudwatch.alb_metrics import AlbMetrics, AlbMetricsSource
 from harness.aws.cloudwatch.ecs_metrics import EcsMetrics, EcsSnapshotSource
 from harness.aws.cloudwatch.notifications import Notifier
-from harness.aws.cloudwatch.periods import ScaledClock
+from harness.aws.cloudwatch.periods import Periods
 from harness.aws.cloudwatch.sink import Datum, MetricSink
 from harness.aws.cloudwatch.sqs_metrics import SqsMetrics
-from harness.core.clients import AwsClients
+from harness.core.context import RuntimeContext
 
 log = logging.getLogger("harness.aws.cloudwatch")
 
@@ -43,19 +42,19 @@ class MetricSource(Protocol):
 
 
 class CloudWatchEmulation:
+    name = "cloudwatch"
+
     def __init__(
         self,
-        clients: AwsClients,
+        context: RuntimeContext,
         alb: AlbMetricsSource | None = None,
         ecs: EcsSnapshotSource | None = None,
-        time_scale: float = 1.0,
         *,
         sources: Sequence[MetricSource] | None = None,
         evaluate_alarms: bool = True,
-        now: Callable[[], float] = time.time,
     ) -> None:
-        self.clients = clients
-        self.clock = ScaledClock(time_scale, now)
+        clients = self.clients = context.clients
+        self.clock = Periods(context.clock)  # CloudWatch periods as windows on the context clock
         if sources is None:
             built: list[MetricSource] = [
                 SqsMetrics(clients.client("sqs"), clients.endpoint_url, age_scale=self.clock.time_scale)
@@ -100,6 +99,9 @@ class CloudWatchEmulation:
         log.info("CloudWatch emulation started: a %ds period lasts %.3gs (time scale %g)",
                  PUBLISH_PERIOD, self.clock.width(PUBLISH_PERIOD), self.clock.time_scale)
         return self
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        """Running once its thread is: the first publication is due at the end of the current window."""
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()

@@ -114,14 +114,9 @@ class Notifier:
     def __init__(self, clients: AwsClients) -> None:
         self.clients = clients
         self.published = 0
-        self._regional: dict[str, AwsClients] = {}
 
     def _sns(self, region: str) -> Any:
-        if region == self.clients.region:
-            return self.clients.client("sns")
-        if region not in self._regional:
-            self._regional[region] = AwsClients(self.clients.endpoint_url, region)
-        return self._regional[region].client("sns")
+        return self.clients.for_region(region).client("sns")
 
     def notify(self, alarm: Mapping[str, Any], message: Mapping[str, Any], new_state: str) -> list[str]:
         """Publish to every SNS action of `new_state`; return the actions that were not SNS topics."""

@@ -14,9 +14,9 @@ Windows of different periods nest: a 300 s window is five 60 s windows, as on AW
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
+
+from harness.core.clock import Clock
 
 MIN_WINDOW_SECONDS = 1.0
 
@@ -37,16 +37,22 @@ class Window:
         return self.start <= t < self.end
 
 
-class ScaledClock:
-    def __init__(self, time_scale: float = 1.0, now: Callable[[], float] = time.time) -> None:
-        if not time_scale > 0:
-            raise ValueError(f"time_scale must be positive, not {time_scale!r}")
-        self.time_scale = float(time_scale)
-        self.now = now
+class Periods:
+    """The windows of CloudWatch periods on the local cloud's `Clock`."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    @property
+    def time_scale(self) -> float:
+        return self.clock.time_scale
+
+    def now(self) -> float:
+        return self.clock.now()
 
     def width(self, period: float) -> float:
         """Real seconds one `period` (alarm seconds) lasts."""
-        return max(MIN_WINDOW_SECONDS, float(period) / self.time_scale)
+        return max(MIN_WINDOW_SECONDS, self.clock.seconds(period))
 
     def window(self, period: float, index: int) -> Window:
         width = self.width(period)

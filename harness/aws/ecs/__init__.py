@@ -1,13 +1,13 @@
 """The ECS runner: task definitions and services read back from the emulated AWS, run for real.
 
-    runner = EcsRunner(clients, rds_bindings, state_dir, run_dir,
-                       image_map={"mailstack-dev-api": "services/api/Dockerfile"}, time_scale=10).start()
+    runner = EcsRunner(context, EcsOptions(image_map={"mailstack-dev-api": "services/api/Dockerfile"})).start()
     runner.snapshot(); runner.kill_task(task_id); runner.stop()
 
 Modules, one job each: model (configuration data), loader (boto3 -> model, run-before selection),
 dockerfile (ENTRYPOINT/CMD/ENV/WORKDIR/EXPOSE of a stage), images (image -> Dockerfile -> argv),
 secrets (valueFrom -> value), rds_rewrite (emulated RDS endpoint -> local PostgreSQL), environment
-(the container's env), addresses (loopback IP per task), planner (task definition -> launch),
+(the container's env), addresses (loopback IP per task), options (the runner's ECS settings),
+planner (task definition -> launch),
 drivers (process driver; container driver interface), tasks (ECS-shaped task records), targets
 (ELBv2 registration), logship (CloudWatch Logs), backoff (restart throttle), health (container
 health checks), runner (the scheduler and lifecycle object).
@@ -17,6 +17,7 @@ from harness.aws.ecs.drivers import ContainerDriver, ProcessDriver, TaskDriver, 
 from harness.aws.ecs.images import ImageResolver, ImageSource
 from harness.aws.ecs.loader import RUN_BEFORE_TAG, EcsLoader
 from harness.aws.ecs.model import EcsModel, Service, TaskDefinition
+from harness.aws.ecs.options import EcsOptions
 from harness.aws.ecs.runner import EcsRunner
 from harness.aws.ecs.tasks import Task, TaskStatus
 
@@ -25,6 +26,7 @@ __all__ = [
     "ContainerDriver",
     "EcsLoader",
     "EcsModel",
+    "EcsOptions",
     "EcsRunner",
     "ImageResolver",
     "ImageSource",

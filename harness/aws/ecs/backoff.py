@@ -2,25 +2,27 @@
 
 Each failure (a task that failed to start, or whose essential container exited without being asked
 to) doubles the wait before the service may launch again: base, 2 x base, 4 x base, ... capped.
-A task that stays RUNNING for `stable_after` seconds resets the count. All durations are divided
-by `time_scale`.
+A task that stays RUNNING for `stable_after` seconds resets the count. All durations are AWS seconds
+on the local cloud's clock.
 """
 
 from __future__ import annotations
 
 import threading
-import time
+
+from harness.core.clock import REAL_TIME, Clock
 
 
 class RestartBackoff:
     def __init__(
         self, base: float = 10.0, cap: float = 300.0, factor: float = 2.0, stable_after: float = 60.0,
-        time_scale: float = 1.0,
+        clock: Clock = REAL_TIME,
     ) -> None:
-        self.base = base / time_scale
-        self.cap = cap / time_scale
+        self.clock = clock
+        self.base = clock.seconds(base)
+        self.cap = clock.seconds(cap)
         self.factor = factor
-        self.stable_after = stable_after / time_scale
+        self.stable_after = clock.seconds(stable_after)
         self._failures: dict[str, int] = {}
         self._not_before: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -32,7 +34,7 @@ class RestartBackoff:
 
     def failed(self, key: str, now: float | None = None) -> float:
         """Record a failure; returns the delay until the next launch is allowed."""
-        now = time.monotonic() if now is None else now
+        now = self.clock.monotonic() if now is None else now
         with self._lock:
             count = self._failures.get(key, 0) + 1
             self._failures[key] = count
@@ -47,7 +49,7 @@ class RestartBackoff:
                 self._failures.pop(key, None)
 
     def ready(self, key: str, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
+        now = self.clock.monotonic() if now is None else now
         with self._lock:
             return now >= self._not_before.get(key, 0.0)
 

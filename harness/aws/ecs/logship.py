@@ -76,7 +76,6 @@ class LogShipper:
     def __init__(self, clients: AwsClients, flush_interval: float = 0.5) -> None:
         self.clients = clients
         self.flush_interval = flush_interval
-        self._regional: dict[str, AwsClients] = {}
         self._sources: dict[Path, _Source] = {}
         self._lock = threading.RLock()
         self._wake = threading.Event()
@@ -125,11 +124,7 @@ class LogShipper:
 
     # ------------------------------------------------------------------ work
     def _client(self, region: str) -> Any:
-        if region == self.clients.region:
-            return self.clients.client("logs")
-        if region not in self._regional:
-            self._regional[region] = AwsClients(self.clients.endpoint_url, region)
-        return self._regional[region].client("logs")
+        return self.clients.for_region(region).client("logs")
 
     def _read(self, source: _Source, final: bool) -> None:
         try:

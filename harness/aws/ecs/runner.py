@@ -1,7 +1,7 @@
 """`EcsRunner`: runs what the emulated ECS declares, the way the ECS service scheduler would.
 
-    runner = EcsRunner(clients, rds_bindings, state_dir, run_dir, image_map={"mailstack-dev-api": ...},
-                       time_scale=10).start()   # run-before-services tasks, then the services
+    runner = EcsRunner(context, EcsOptions(image_map={"mailstack-dev-api": ...}, rds_bindings=...)).start()
+    # run-before-services tasks, then the services, on context.clock (e.g. time scale 10)
     runner.snapshot()      # service ARN -> counts and tasks (JSON-able)
     runner.kill_task(id)   # fault injection: SIGKILL, the service restarts it after a backoff
     runner.stop()
@@ -10,7 +10,7 @@
   Dockerfile and every program exists, runs the run-before-services task definitions once (each must
   exit 0, else a HarnessError with the log tail), then starts the scheduler thread and returns after
   its first pass (tasks launched, not necessarily serving).
-* The scheduler polls the emulator every `poll_interval / time_scale` seconds (at least 0.1 s), so
+* The scheduler polls the emulator every `poll_interval` (scaled) seconds (at least 0.1 s), so
   `update_service(desiredCount=...)` and new task definition revisions are followed; it keeps each
   ACTIVE service at its desired count, replaces tasks of an older revision once enough new ones run,
   restarts crashed tasks with exponential backoff (`harness.aws.ecs.backoff`), and replaces tasks whose
@@ -19,8 +19,8 @@
 * A task: PROVISIONING (address, secrets) -> PENDING (processes starting) -> RUNNING (registered in
   the service's target groups) -> DEACTIVATING (deregistered, draining for the target group's
   deregistration delay) -> STOPPING (stop signal, SIGKILL after stopTimeout) -> STOPPED.
-* Output of every container goes to `<state_dir>/tasks/<task id>/<container>.log` and to CloudWatch
-  Logs (`harness.aws.ecs.logship`). The snapshot is also written to `<state_dir>/snapshot.json`
+* Output of every container goes to `<run_dir>/ecs/tasks/<task id>/<container>.log` and to CloudWatch
+  Logs (`harness.aws.ecs.logship`). The snapshot is also written to `<run_dir>/ecs/snapshot.json`
   whenever it changes, for other processes (an emulator patch serving describe-tasks).
 
 Service tasks are started from the scheduler thread (a process that dies with its parent is tied to
@@ -36,111 +36,77 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from harness.aws.ecs.addresses import LoopbackAllocator
 from harness.aws.ecs.backoff import RestartBackoff
 from harness.aws.ecs.drivers import TaskDriver, TaskHandle, TaskLaunch, select_driver
-from harness.aws.ecs.environment import BIND_HOST_VAR
 from harness.aws.ecs.health import ContainerHealth
-from harness.aws.ecs.images import ImageMapValue, ImageResolver
-from harness.aws.ecs.loader import RUN_BEFORE_TAG, EcsLoader
+from harness.aws.ecs.images import ImageResolver
+from harness.aws.ecs.loader import EcsLoader
 from harness.aws.ecs.logship import LogShipper, stream_name
 from harness.aws.ecs.model import EcsModel, Service, TaskDefinition
+from harness.aws.ecs.options import EcsOptions
 from harness.aws.ecs.planner import TaskPlanner
 from harness.aws.ecs.targets import TargetRef, TargetRegistrar, task_targets
 from harness.aws.ecs.tasks import ContainerState, StopCode, Task, TaskStatus, new_task_id, task_arn
-from harness.aws.rds.binding import RdsBinding
-from harness.core.clients import AwsClients
+from harness.core.context import RuntimeContext
 from harness.core.errors import HarnessError, ReadinessTimeoutError
+from harness.core.probes import EventuallyFailed, eventually
 
 log = logging.getLogger(__name__)
 
 MIN_POLL_INTERVAL = 0.1
 TICK = 0.05
 STOPPED_TASKS_KEPT = 50  # per service / for standalone tasks, like ECS keeps stopped tasks for a while
-_NO_OVERRIDES: Mapping[str, str] = MappingProxyType({})
 
 
 class EcsRunner:
     """The ECS data plane of the local cloud.
 
-    clients: the emulated AWS (`AwsClients(endpoint, region)`).
-    rds_bindings: emulated RDS endpoint -> real PostgreSQL, applied to every task's environment.
-    state_dir: task log files and snapshot.json. run_dir: the reaper's run directory (process marker).
-    image_map: repository name -> Dockerfile path / `ImageSource`, or a ready `ImageResolver` (which
-        may also carry fallback roots, e.g. `ImageResolver(map, fallback_roots=[project / "services"])`).
-    driver: "process" (default), "container" (not available yet) or a `TaskDriver`.
-    time_scale: divides poll interval, backoff, stopTimeout, deregistration delay, health check intervals.
-    run_before_services: task definitions (family, family:revision or ARN) to run once before the
-        services; `run_before_tag` (default `harness:run-before-services=true`, None disables) adds
-        every family carrying that tag.
-    target_health: the load balancer's view, `(target group ARN, ip, port) -> state` ("healthy",
-        "unhealthy", ...; None when unknown), e.g. `AlbDataPlane.target_state`. A RUNNING service task
-        whose target is "unhealthy" after the grace period is stopped ("Task failed ELB health checks
-        in (target-group ...)") and replaced, as the ECS service scheduler does.
-    environment_overrides: set last in every container's environment (over the task definition, secrets
-        and the RDS rewrite). What the platform gets from AWS itself and the local cloud must supply:
-        e.g. `harness.aws.sns.trust.sns_trust_overrides(endpoint)` makes the services trust the
-        emulator's SNS signing certificate and SubscribeURL, as on AWS they trust SNS's.
+    context: the emulated AWS, the clock (poll interval, backoff, stopTimeout, deregistration delay,
+        container health checks and healthCheckGracePeriod are AWS seconds on it) and the run directory
+        (the reaper's process marker; task logs and snapshot.json under `ecs/`).
+    options: what is ECS-specific (`EcsOptions`: images, RDS bindings, run-before-services, the load
+        balancer's view of target health, environment overrides, ...).
     """
 
-    def __init__(
-        self,
-        clients: AwsClients,
-        rds_bindings: Sequence[RdsBinding],
-        state_dir: Path,
-        run_dir: Path,
-        image_map: Mapping[str, ImageMapValue] | ImageResolver | None = None,
-        driver: TaskDriver | str = "process",
-        time_scale: float = 1.0,
-        *,
-        run_before_services: Sequence[str] = (),
-        run_before_tag: tuple[str, str] | None = RUN_BEFORE_TAG,
-        run_before_timeout: float = 600.0,
-        run_before_cluster: str | None = None,
-        poll_interval: float = 1.0,
-        backoff_base: float = 10.0,
-        backoff_cap: float = 300.0,
-        stable_after: float = 60.0,
-        health_checks: bool = True,
-        drain: bool = True,
-        die_with_parent: bool = True,
-        addresses: LoopbackAllocator | None = None,
-        bind_host_var: str = BIND_HOST_VAR,
-        log_flush_interval: float = 0.5,
-        environment_overrides: Mapping[str, str] = _NO_OVERRIDES,
-        target_health: Callable[[str, str, int], str | None] | None = None,
-    ) -> None:
-        if time_scale <= 0:
-            raise HarnessError(f"time_scale must be positive (got {time_scale})", "pass e.g. time_scale=10")
+    name = "ecs"
+
+    def __init__(self, context: RuntimeContext, options: EcsOptions | None = None) -> None:
+        options = options or EcsOptions()
+        clients = context.clients
+        self.context = context
+        self.options = options
         self.clients = clients
-        self.state_dir = Path(state_dir)
-        self.run_dir = Path(run_dir)
-        self.time_scale = time_scale
+        self.clock = context.clock
+        self.state_dir = context.state_dir("ecs")
+        self.run_dir = context.run_dir
+        image_map = options.image_map
         self.images = image_map if isinstance(image_map, ImageResolver) else ImageResolver(image_map or {})
+        driver = options.driver
         self.driver: TaskDriver = select_driver(driver, self.run_dir) if isinstance(driver, str) else driver
-        self.run_before_refs = list(run_before_services)
-        self.run_before_tag = run_before_tag
-        self.run_before_timeout = run_before_timeout
-        self.run_before_cluster = run_before_cluster
-        self.poll_interval = max(MIN_POLL_INTERVAL, poll_interval / time_scale)
-        self.health_checks = health_checks
-        self.drain = drain
-        self.addresses = addresses or LoopbackAllocator()
+        self.run_before_refs = list(options.run_before_services)
+        self.run_before_tag = options.run_before_tag
+        self.run_before_timeout = options.run_before_timeout
+        self.run_before_cluster = options.run_before_cluster
+        self.poll_interval = max(MIN_POLL_INTERVAL, self.clock.seconds(options.poll_interval))
+        self.health_checks = options.health_checks
+        self.drain = options.drain
+        self.addresses = options.addresses or LoopbackAllocator()
         self.loader = EcsLoader(clients.client("ecs"))
-        self.planner = TaskPlanner(clients, self.images, rds_bindings, self.addresses,
-                                   bind_host_var=bind_host_var, die_with_parent=die_with_parent)
+        self.planner = TaskPlanner(clients, self.images, options.rds_bindings, self.addresses,
+                                   bind_host_var=options.bind_host_var, die_with_parent=options.die_with_parent)
         self.registrar = TargetRegistrar(clients.client("elbv2"))
-        self.backoff = RestartBackoff(backoff_base, backoff_cap, stable_after=stable_after, time_scale=time_scale)
-        self.logs = LogShipper(clients, flush_interval=log_flush_interval)
+        self.backoff = RestartBackoff(options.backoff_base, options.backoff_cap, stable_after=options.stable_after,
+                                      clock=self.clock)
+        self.logs = LogShipper(clients, flush_interval=options.log_flush_interval)
         self.run_before: list[Task] = []
-        self.environment_overrides: dict[str, str] = dict(environment_overrides)
-        self.target_health = target_health
+        self.environment_overrides: dict[str, str] = dict(options.environment_overrides)
+        self.target_health = options.target_health
 
         self._model = EcsModel()
         self._tasks: dict[str, Task] = {}
@@ -184,6 +150,10 @@ class EcsRunner:
             self.stop()
             raise
         return self
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Ready once a full scheduler pass has run after `start()` (every service's tasks launched)."""
+        self.reconcile(timeout)
 
     def stop(self) -> None:
         """Stop every task (deregistered first), the scheduler and the log shipping. Idempotent."""
@@ -306,20 +276,17 @@ class EcsRunner:
         if task.last_status is TaskStatus.STOPPED:
             raise HarnessError(f"run-before-services task {task_def.family} failed to start: {task.stopped_reason}",
                                self._tail_hint(task))
-        deadline = time.monotonic() + timeout
-        while True:
-            exited = self._essential_exit(task)
-            if exited is not None:
-                task.mark_stopping("Essential container in task exited", StopCode.ESSENTIAL_CONTAINER_EXITED)
-                self._finish(task, drain=False)
-                break
-            if time.monotonic() > deadline:
-                self._begin_stop(task, f"run-before-services timeout after {timeout:.0f}s",
-                                 StopCode.USER_INITIATED, drain=False, inline=True)
-                raise ReadinessTimeoutError(
-                    f"run-before-services task {task_def.family} did not exit within {timeout:.0f}s",
-                    self._tail_hint(task))
-            time.sleep(TICK)
+        try:
+            eventually(lambda: self._essential_exit(task), lambda code: code is not None, timeout=timeout,
+                       interval=TICK, what=f"run-before-services task {task_def.family} exited", fatal=(Exception,))
+        except EventuallyFailed:
+            self._begin_stop(task, f"run-before-services timeout after {timeout:.0f}s",
+                             StopCode.USER_INITIATED, drain=False, inline=True)
+            raise ReadinessTimeoutError(
+                f"run-before-services task {task_def.family} did not exit within {timeout:.0f}s",
+                self._tail_hint(task)) from None
+        task.mark_stopping("Essential container in task exited", StopCode.ESSENTIAL_CONTAINER_EXITED)
+        self._finish(task, drain=False)
         self.run_before.append(task)
         self.logs.flush()
         if task.exit_code != 0:
@@ -370,7 +337,7 @@ class EcsRunner:
                 self._pass_done.notify_all()
 
     def _pass(self, force_poll: bool = False) -> None:
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if force_poll or now >= self._next_poll:
             self._next_poll = now + self.poll_interval
             try:
@@ -463,7 +430,7 @@ class EcsRunner:
         with self._lock:
             self._handles[task_id] = handle
         pids = handle.pids()
-        now = time.monotonic()
+        now = self.clock.monotonic()
         for container in task.containers:
             container.pid = pids.get(container.name)
             container.last_status = "RUNNING"
@@ -472,7 +439,7 @@ class EcsRunner:
             if self.health_checks and spec_def is not None and spec_def.health_check is not None:
                 with self._lock:
                     self._health[(task_id, container.name)] = ContainerHealth(spec_def.health_check, now,
-                                                                              self.time_scale)
+                                                                              self.clock)
         task.set_status(TaskStatus.RUNNING)
         if service is not None and service.load_balancers:
             registered = self.registrar.register(task_targets(task.ip, service.load_balancers))
@@ -551,7 +518,7 @@ class EcsRunner:
                             code, delay)
 
     def _check_health(self) -> None:
-        now = time.monotonic()
+        now = self.clock.monotonic()
         with self._lock:
             due = [(key, state) for key, state in self._health.items() if state.due(now)]
         for (task_id, container), state in due:
@@ -564,8 +531,8 @@ class EcsRunner:
             self._workers.submit(self._run_health_check, task, container, state, handle)
 
     def _run_health_check(self, task: Task, container: str, state: ContainerHealth, handle: TaskHandle) -> None:
-        code = handle.run_check(container, state.check.command, state.check.timeout)
-        status = state.record(code, time.monotonic())
+        code = handle.run_check(container, state.check.command, state.timeout)
+        status = state.record(code, self.clock.monotonic())
         for item in task.containers:
             if item.name == container:
                 item.health_status = status
@@ -583,7 +550,7 @@ class EcsRunner:
                        if task.service_arn and task.desired_status == "RUNNING" and task.started_at is not None]
         for task, targets in watched:
             service = services.get(str(task.service_arn))
-            grace = service.health_check_grace_period / self.time_scale if service else 0.0
+            grace = self.clock.seconds(service.health_check_grace_period) if service else 0.0
             if task.started_at is None or now - task.started_at < grace:
                 continue
             for target in targets:
@@ -620,10 +587,10 @@ class EcsRunner:
                 self.registrar.deregister(targets)
                 if drain and not self._stopping.is_set():
                     delay = self.registrar.deregistration_delay(t.target_group_arn for t in targets)
-                    self._stopping.wait(delay / self.time_scale)
+                    self.clock.wait(self._stopping, delay)
             task.set_status(TaskStatus.STOPPING)
             if handle is not None:
-                grace = (task_def.stop_timeout if task_def else 30.0) / self.time_scale
+                grace = self.clock.seconds(task_def.stop_timeout if task_def else 30.0)
                 codes = handle.stop(grace)
                 for container in task.containers:
                     if container.exit_code is None:
@@ -653,12 +620,8 @@ class EcsRunner:
         for thread in threads:
             thread.join(timeout=120)
         # tasks already stopping in workers finish there; wait for them too
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            with self._lock:
-                if not self._handles:
-                    break
-            time.sleep(TICK)
+        with contextlib.suppress(EventuallyFailed):
+            eventually(lambda: not self._handles, timeout=120, interval=TICK, what="every task stopped")
 
     def _trim_stopped(self) -> None:
         with self._lock:

@@ -72,14 +72,9 @@ class SecretResolver:
 
     def __init__(self, clients: AwsClients) -> None:
         self.clients = clients
-        self._regional: dict[str, AwsClients] = {}
 
     def _client(self, service: str, region: str) -> Any:
-        if not region or region == self.clients.region:
-            return self.clients.client(service)
-        if region not in self._regional:
-            self._regional[region] = AwsClients(self.clients.endpoint_url, region)
-        return self._regional[region].client(service)
+        return self.clients.for_region(region or self.clients.region).client(service)
 
     def value(self, ref: SecretRef) -> str:
         if ref.kind == "ssm":

@@ -1,6 +1,6 @@
 """The ALB data plane: load balancers read back from the emulated AWS, serving real traffic locally.
 
-    plane = AlbDataPlane(aws_endpoint_url, "us-east-1", state_dir, time_scale=100).start()
+    plane = AlbDataPlane(RuntimeContext.for_emulator(aws_endpoint_url, "us-east-1", run_dir, time_scale=100)).start()
     plane.wait_ready()
     httpx.get(plane.local_url("https://<alb dns>:443/health"), verify=str(plane.ca_bundle_path))
     plane.stop()

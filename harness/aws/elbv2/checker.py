@@ -10,13 +10,12 @@ import asyncio
 import contextlib
 import logging
 import threading
-import time
-from collections.abc import Callable
 
 import httpx
 
 from harness.aws.elbv2.health import CheckResult, Matcher, State, TargetHealth, TargetHealthMachine
 from harness.aws.elbv2.model import AlbModel, HealthCheck, Target, TargetGroup
+from harness.core.clock import REAL_TIME, Clock
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +26,10 @@ def _host(target_id: str) -> str:
     return f"[{target_id}]" if ":" in target_id else target_id
 
 
-async def probe(client: httpx.AsyncClient, target: Target, check: HealthCheck, time_scale: float) -> CheckResult:
-    """One health check of `target`: protocol, port, path, timeout and matcher from `check`."""
+async def probe(client: httpx.AsyncClient, target: Target, check: HealthCheck, clock: Clock) -> CheckResult:
+    """One health check of `target`: protocol, port, path, timeout (on `clock`) and matcher from `check`."""
     port = check.port_for(target.port)
-    timeout = check.timeout_seconds / time_scale
+    timeout = clock.seconds(check.timeout_seconds)
     try:
         async with asyncio.timeout(timeout):
             if check.protocol == "TCP":
@@ -56,9 +55,9 @@ Key = tuple[str, Target]
 class HealthMonitor:
     """Health of every registered target of every target group, kept in step with the model by `sync`."""
 
-    def __init__(self, time_scale: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.time_scale = time_scale
-        self._clock = clock
+    def __init__(self, clock: Clock = REAL_TIME) -> None:
+        self.clock = clock
+        self._clock = clock.monotonic
         self._lock = threading.Lock()
         self._machines: dict[Key, TargetHealthMachine] = {}
         self._tasks: dict[Key, asyncio.Task[None]] = {}
@@ -137,7 +136,7 @@ class HealthMonitor:
 
     def _drain(self, key: Key, machine: TargetHealthMachine, tg: TargetGroup, now: float) -> None:
         self._stop_probing(key)
-        delay = tg.deregistration_delay_seconds / self.time_scale
+        delay = self.clock.seconds(tg.deregistration_delay_seconds)
         machine.start_draining(now, delay)
         log.info("target %s:%s of %s draining for %.2fs", key[1].id, key[1].port, tg.name, delay)
         self._drain_timers[key] = asyncio.get_running_loop().call_later(delay, self._drained, key, machine)
@@ -164,7 +163,7 @@ class HealthMonitor:
                 machine = self._machines.get(key)
             if tg is None or machine is None:
                 return
-            result = await probe(self._client, target, tg.health_check, self.time_scale)
+            result = await probe(self._client, target, tg.health_check, self.clock)
             with self._lock:
                 if self._machines.get(key) is not machine:
                     return
@@ -179,7 +178,7 @@ class HealthMonitor:
                         machine.state,
                         machine.reason or "ok",
                     )
-            interval = tg.health_check.interval_seconds / self.time_scale
+            interval = self.clock.seconds(tg.health_check.interval_seconds)
             await asyncio.sleep(max(0.0, started + interval - self._clock()))
 
     async def close(self) -> None:

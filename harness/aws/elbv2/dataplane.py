@@ -14,14 +14,10 @@ import functools
 import ipaddress
 import logging
 import threading
-import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
-
-import boto3
-from botocore.config import Config as BotoConfig
 
 from harness.aws.elbv2.checker import HealthMonitor
 from harness.aws.elbv2.client_timeouts import REQUEST_HEADER_TIMEOUT_SECONDS, ClientTimeouts
@@ -32,8 +28,10 @@ from harness.aws.elbv2.loader import ModelLoader
 from harness.aws.elbv2.metrics import MetricsRecorder
 from harness.aws.elbv2.model import AlbModel, Listener
 from harness.aws.elbv2.proxy import Forwarder
-from harness.core.ca import IssuedCertificate, LocalCA
+from harness.core.ca import IssuedCertificate
+from harness.core.context import RuntimeContext
 from harness.core.errors import HarnessError, ReadinessTimeoutError
+from harness.core.probes import eventually
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,47 +41,37 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 class AlbDataPlane:
     """The ALB data plane of the local cloud.
 
-    aws_endpoint_url, region: the emulated AWS to read load balancers, target groups and targets from.
-    state_dir: where the harness CA and the issued listener certificates live (reused across runs).
-    time_scale: divides health check intervals/timeouts and deregistration delays (100 runs a 30 s
-        interval every 0.3 s) without touching the Terraform.
+    context: the emulated AWS to read load balancers, target groups and targets from, the clock that
+        scales health check intervals/timeouts and deregistration delays (time scale 100 runs a 30 s
+        interval every 0.3 s) without touching the Terraform, and the CA the listener certificates come
+        from (reused across runs).
     idle_timeout_scale: divides the load balancer's idle timeout (the target timeout behind 504s, and the
         client idle timeout) and the other client connection timers (request header timeout, client
         keep-alive duration), so a test can watch a slow client being closed in seconds.
     poll_interval: seconds between re-reads of the emulator, so targets registered by others show up.
-    session: a boto3 session for the emulator (default: dummy credentials, which moto accepts).
     """
+
+    name = "alb"
 
     def __init__(
         self,
-        aws_endpoint_url: str,
-        region: str,
-        state_dir: Path | str,
-        time_scale: float = 1.0,
+        context: RuntimeContext,
         *,
         idle_timeout_scale: float = 1.0,
         poll_interval: float = 1.0,
         bind_host: str = "127.0.0.1",
-        session: boto3.Session | None = None,
     ) -> None:
-        if time_scale <= 0 or idle_timeout_scale <= 0:
+        if idle_timeout_scale <= 0:
             raise HarnessError(
-                f"time scales must be positive (got {time_scale}, {idle_timeout_scale})",
-                "pass time_scale > 0, e.g. 100 to run 30 s health check intervals in 0.3 s",
+                f"idle_timeout_scale must be positive (got {idle_timeout_scale})",
+                "pass idle_timeout_scale > 0, e.g. 10 to answer 504 after a tenth of the idle timeout",
             )
-        self.aws_endpoint_url = aws_endpoint_url
-        self.region = region
-        self.state_dir = Path(state_dir)
-        self.time_scale = time_scale
+        self.context = context
+        self.clock = context.clock
         self.idle_timeout_scale = idle_timeout_scale
         self.poll_interval = poll_interval
         self.bind_host = bind_host
-        self._session = session or boto3.Session(
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - dummy credentials for the emulator
-            region_name=region,
-        )
-        self._ca = LocalCA(self.state_dir / "tls")
+        self._ca = context.ca
         self._model = AlbModel()
         self._metrics = MetricsRecorder()
         self._servers: dict[str, ListenerServer] = {}
@@ -130,31 +118,31 @@ class AlbDataPlane:
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         """Wait until every listener of every load balancer accepts connections."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._ready():
-                return
-            time.sleep(0.02)
-        raise ReadinessTimeoutError(
-            f"ALB data plane not ready after {timeout}s (listening: {sorted(self.port_map.items())})",
-            f"check that the emulated AWS at {self.aws_endpoint_url} answers and see the log for listener errors",
+        eventually(
+            self._ready, timeout=timeout, interval=0.02, what="ALB listeners",
+            timeout_error=lambda _: ReadinessTimeoutError(
+                f"ALB data plane not ready after {timeout}s (listening: {sorted(self.port_map.items())})",
+                f"check that the emulated AWS at {self.context.endpoint_url} answers and see the log for "
+                "listener errors",
+            ),
         )
 
     def wait_healthy(self, target_group_arn: str | None = None, count: int = 1, timeout: float = 30.0) -> None:
         """Wait until a target group (every group in use, if None) has `count` healthy targets."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def healthy_counts() -> dict[str, int]:
             health = self.health()
             arns = [target_group_arn] if target_group_arn else sorted(self._model.target_groups_in_use())
-            healthy = {arn: sum(t.state == State.HEALTHY for t in health.get(arn, [])) for arn in arns}
-            if all(n >= count for n in healthy.values()):
-                return
-            if time.monotonic() > deadline:
-                raise ReadinessTimeoutError(
-                    f"target groups not healthy after {timeout}s: {healthy}",
-                    "check the targets' health check path and port (`harness status` shows the reasons)",
-                )
-            time.sleep(0.02)
+            return {arn: sum(t.state == State.HEALTHY for t in health.get(arn, [])) for arn in arns}
+
+        eventually(
+            healthy_counts, lambda healthy: all(n >= count for n in healthy.values()), timeout=timeout,
+            interval=0.02, what="healthy targets",
+            timeout_error=lambda _: ReadinessTimeoutError(
+                f"target groups not healthy after {timeout}s: {healthy_counts()}",
+                "check the targets' health check path and port (`harness status` shows the reasons)",
+            ),
+        )
 
     def refresh(self, timeout: float = 30.0) -> None:
         """Re-read load balancers, listeners, rules, target groups and targets from the emulator now."""
@@ -233,7 +221,7 @@ class AlbDataPlane:
         model = self._model
         return {
             "ca_bundle": str(self.ca_bundle_path),
-            "time_scale": self.time_scale,
+            "time_scale": self.clock.time_scale,
             "listeners": self.listeners(),
             "target_groups": [
                 {
@@ -332,16 +320,12 @@ class AlbDataPlane:
 
     def _load(self) -> AlbModel:
         if self._loader is None:
-            config = BotoConfig(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30)
-            self._loader = ModelLoader(
-                self._session.client("elbv2", endpoint_url=self.aws_endpoint_url, config=config),
-                self._session.client("acm", endpoint_url=self.aws_endpoint_url, config=config),
-            )
+            self._loader = ModelLoader(self.context.clients.client("elbv2"), self.context.clients.client("acm"))
         try:
             return self._loader.load()
         except Exception as exc:
             raise HarnessError(
-                f"cannot read load balancers from the emulated AWS at {self.aws_endpoint_url} "
+                f"cannot read load balancers from the emulated AWS at {self.context.endpoint_url} "
                 f"({type(exc).__name__}: {exc})",
                 "start the AWS emulator first and check the endpoint URL and region",
             ) from exc
@@ -349,7 +333,7 @@ class AlbDataPlane:
     async def _astart(self) -> None:
         self._refresh_lock = asyncio.Lock()
         await asyncio.to_thread(self._ca.ensure)
-        self._health = HealthMonitor(self.time_scale)
+        self._health = HealthMonitor(self.clock)
         self._forwarder = Forwarder()
         self._router = RequestRouter(
             lambda: self._model, self._health, self._forwarder, self._metrics, self.idle_timeout_scale

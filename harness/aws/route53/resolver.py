@@ -287,7 +287,10 @@ class DnsSnapshotPublisher:
 
     ``publish()`` re-reads Route53 and the load balancers at most every `min_interval` seconds (``force``
     skips the wait) and rewrites the file only when the map changed. Returns the current map.
+    As a lifecycle component (`harness.core.lifecycle`), starting publishes at once.
     """
+
+    name = "dns"
 
     def __init__(self, route53: Any, elbv2: Any, alb: AlbDataPlane, path: Path | str,
                  min_interval: float = 5.0) -> None:
@@ -311,6 +314,15 @@ class DnsSnapshotPublisher:
             self._written = mapping
         return mapping
 
+    def start(self) -> None:
+        self.publish(force=True)
+
+    def wait_ready(self, timeout: float) -> None:
+        """Ready once started: the snapshot file is written."""
+
+    def stop(self) -> None:
+        """The snapshot file stays: the emulator keeps routing to the last known listeners."""
+
 
 # --------------------------------------------------------------------------------------------------
 # The CA that SNS delivery trusts for mapped endpoints
@@ -331,5 +343,6 @@ def ensure_alb_ca(run_dir: Path) -> Path:
     emulator (``HARNESS_CA_BUNDLE``) before the ALB exists.
     """
     from harness.core.ca import LocalCA
+    from harness.core.context import ca_dir
 
-    return LocalCA(run_dir / "alb" / "tls").ensure().cert_path
+    return LocalCA(ca_dir(run_dir)).ensure().cert_path

@@ -1,39 +1,35 @@
 """`SesInbound`: the local SES inbound endpoint (the MX for the domains the receipt rules cover).
 
-    inbound = SesInbound("http://127.0.0.1:5000", "us-east-1", Path(".harness/ses"))
+    inbound = SesInbound(context)          # a RuntimeContext: emulator clients, run directory, CA
     inbound.start(); inbound.wait_ready()
     ... smtp to inbound.host:inbound.port ...
     inbound.traces(); inbound.rejections(); inbound.outbox()
     inbound.stop()
 
-State directory: `traces.jsonl` (one line per accepted mail: rules matched, actions run, S3 keys,
+State directory (`<run_dir>/ses`): `traces.jsonl` (one line per accepted mail: rules matched, actions run, S3 keys,
 SNS message ids), `rejections.jsonl` (refused connections and recipients), `outbox.jsonl`
-(bounce messages the Bounce action sent), and the STARTTLS certificate.
+(bounce messages the Bounce action sent). The STARTTLS certificate comes from the context's CA.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
-import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from harness.aws.ses.mime import Verdicts
 from harness.aws.ses.model import ReceiptConfig
-from harness.aws.ses.processor import AwsClients, ReceiptProcessor
+from harness.aws.ses.processor import ReceiptClients, ReceiptProcessor
 from harness.aws.ses.reader import ReceiptConfigReader
 from harness.aws.ses.records import JsonlLog
 from harness.aws.ses.smtp import SesController, SesHandler
-from harness.aws.ses.tls import default_ca, server_context
-from harness.core.ca import LocalCA
+from harness.aws.ses.tls import server_context
+from harness.core.context import RuntimeContext
 from harness.core.errors import HarnessError, ReadinessTimeoutError
 from harness.core.ports import ensure_port_free, free_port
+from harness.core.probes import eventually
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +40,11 @@ DEFAULT_MAX_MESSAGE_BYTES = 40 * 1024 * 1024
 class SesInbound:
     """SMTP endpoint that behaves as SES email receiving for the active receipt rule set."""
 
+    name = "ses"
+
     def __init__(
         self,
-        aws_endpoint_url: str | None,
-        region: str,
-        state_dir: Path,
+        context: RuntimeContext,
         *,
         host: str = "127.0.0.1",
         port: int | None = None,
@@ -56,12 +52,10 @@ class SesInbound:
         starttls: bool = True,
         verdicts: Verdicts | None = None,
         config_ttl: float = 0.0,
-        boto_session: boto3.Session | None = None,
-        ca: LocalCA | None = None,
     ) -> None:
-        self.aws_endpoint_url = aws_endpoint_url
-        self.region = region
-        self.state_dir = Path(state_dir)
+        self.context = context
+        self.region = context.region
+        self.state_dir = context.state_dir("ses")
         self.host = host
         self._requested_port = port
         self.port: int = port or 0
@@ -69,9 +63,8 @@ class SesInbound:
         self.starttls = starttls
         self.verdicts = verdicts or Verdicts()
         self.config_ttl = config_ttl
-        self._boto_session = boto_session
-        self.hostname = f"inbound-smtp.{region}.amazonaws.com"
-        self.ca = ca or default_ca(self.state_dir)  # the stack passes its CA so clients can verify STARTTLS
+        self.hostname = f"inbound-smtp.{self.region}.amazonaws.com"
+        self.ca = context.ca  # the stack's CA, so clients can verify STARTTLS
         self._controller: SesController | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._reader: ReceiptConfigReader | None = None
@@ -90,20 +83,6 @@ class SesInbound:
     def running(self) -> bool:
         return self._controller is not None
 
-    def _clients(self) -> dict[str, Any]:
-        session = self._boto_session or boto3.Session(region_name=self.region)
-        credentials: dict[str, str] = {}
-        if session.get_credentials() is None and self.aws_endpoint_url:
-            # An emulator takes any credentials; real AWS needs the user's own.
-            credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-        config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30)
-        return {
-            name: session.client(
-                name, region_name=self.region, endpoint_url=self.aws_endpoint_url, config=config, **credentials
-            )
-            for name in ("ses", "s3", "sns", "kms", "sts")
-        }
-
     def start(self) -> SesInbound:
         if self._controller is not None:
             return self
@@ -112,11 +91,12 @@ class SesInbound:
             self.port = ensure_port_free(self._requested_port, self.host, "SES inbound SMTP")
         else:
             self.port = free_port(self.host)
-        clients = self._clients()
-        self._reader = ReceiptConfigReader(clients["ses"], ttl=self.config_ttl)
+        clients = self.context.clients
+        self._reader = ReceiptConfigReader(clients.client("ses"), ttl=self.config_ttl)
         processor = ReceiptProcessor(
             region=self.region,
-            clients=AwsClients(s3=clients["s3"], sns=clients["sns"], kms=clients["kms"], sts=clients["sts"]),
+            clients=ReceiptClients(s3=clients.client("s3"), sns=clients.client("sns"), kms=clients.client("kms"),
+                               sts=clients.client("sts")),
             verdicts=self.verdicts,
             outbox=self._outbox,
         )
@@ -153,26 +133,23 @@ class SesInbound:
             "SES inbound listening on %s (region %s, AWS %s)",
             self.endpoint,
             self.region,
-            self.aws_endpoint_url or "default endpoint",
+            self.context.endpoint_url,
         )
         return self
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         """Block until the SMTP port answers with a greeting (220, or a 4xx/5xx refusal)."""
-        deadline = time.monotonic() + timeout
-        last_error: Exception | None = None
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection((self.host, self.port), timeout=2) as sock:
-                    greeting = sock.recv(512)
-                    if greeting[:1] in (b"2", b"4", b"5"):
-                        return
-            except OSError as exc:
-                last_error = exc
-            time.sleep(0.05)
-        raise ReadinessTimeoutError(
-            f"SES inbound SMTP on {self.host}:{self.port} did not greet within {timeout:.0f}s ({last_error})",
-            "check the harness log for an SES inbound start error; is the SMTP thread running?",
+
+        def greets() -> bool:
+            with socket.create_connection((self.host, self.port), timeout=2) as sock:
+                return sock.recv(512)[:1] in (b"2", b"4", b"5")
+
+        eventually(
+            greets, timeout=timeout, interval=0.05, what="SES inbound SMTP greeting",
+            timeout_error=lambda message: ReadinessTimeoutError(
+                f"SES inbound SMTP on {self.host}:{self.port} did not greet within {timeout:.0f}s ({message})",
+                "check the harness log for an SES inbound start error; is the SMTP thread running?",
+            ),
         )
 
     def stop(self) -> None:

@@ -42,7 +42,9 @@ SNS_CONTENT_LIMIT = 150 * 1024
 
 
 @dataclass(frozen=True)
-class AwsClients:
+class ReceiptClients:
+    """The clients the receipt actions use (from the runtime context's factory, or fakes in unit tests)."""
+
     s3: Any
     sns: Any
     kms: Any
@@ -86,7 +88,7 @@ class _Run:
 
 
 class ReceiptProcessor:
-    def __init__(self, *, region: str, clients: AwsClients, verdicts: Verdicts, outbox: JsonlLog) -> None:
+    def __init__(self, *, region: str, clients: ReceiptClients, verdicts: Verdicts, outbox: JsonlLog) -> None:
         self.region = region
         self.clients = clients
         self.verdicts = verdicts

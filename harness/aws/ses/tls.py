@@ -1,14 +1,13 @@
 """STARTTLS for the local SES inbound: a server certificate from the harness CA.
 
-With the stack's CA (the one the ALB uses) a client can verify the MX like any other local endpoint;
-without one, a CA of its own is made under the SES state directory.
+With the stack's CA (the runtime context's, the one the ALB uses) a client can verify the MX like any
+other local endpoint.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import ssl
-from pathlib import Path
 
 from harness.core.ca import LocalCA
 
@@ -23,7 +22,3 @@ def server_context(ca: LocalCA, hostname: str, host: str) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(issued.cert_path, issued.key_path)
     return context
-
-
-def default_ca(state_dir: Path) -> LocalCA:
-    return LocalCA(state_dir / "tls")

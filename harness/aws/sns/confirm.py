@@ -10,13 +10,13 @@ confirms it by fetching the SubscribeURL. The local cloud does the same once the
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from harness.aws.route53.resolver import DEFAULT_PORTS, resolve_url
+from harness.core.probes import EventuallyFailed, eventually
 
 log = logging.getLogger(__name__)
 
@@ -91,19 +91,48 @@ def wait_confirmed(
     The endpoint confirms asynchronously (SNS POSTs, the service GETs the SubscribeURL), so a caller that
     reports readiness waits here first: a message published before the confirmation would be dropped.
     """
-    waiting = [r for r in resubscriptions if r.outcome == "resubscribed"]
-    deadline = time.monotonic() + timeout
-    while waiting:
+    resubscribed = [r for r in resubscriptions if r.outcome == "resubscribed"]
+
+    def still_pending() -> list[Resubscription]:
         pending = set()
-        for topic_arn in {r.topic_arn for r in waiting}:
+        for topic_arn in {r.topic_arn for r in resubscribed}:
             for page in sns_client.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
                 pending |= {
                     (topic_arn, _masked(str(sub.get("Endpoint", ""))))
                     for sub in page.get("Subscriptions", [])
                     if sub.get("SubscriptionArn") == PENDING
                 }
-        waiting = [r for r in waiting if (r.topic_arn, r.endpoint) in pending]
-        if not waiting or time.monotonic() > deadline:
-            break
-        time.sleep(interval)
-    return waiting
+        return [r for r in resubscribed if (r.topic_arn, r.endpoint) in pending]
+
+    if not resubscribed:
+        return []
+    try:
+        return eventually(still_pending, lambda waiting: not waiting, timeout=timeout, interval=interval,
+                          what="SNS subscriptions confirmed")
+    except EventuallyFailed:
+        return still_pending()
+
+
+class SubscriptionConfirmer:
+    """Lifecycle component: once the subscribers are served, re-subscribe the http(s) subscriptions still
+    pending (Terraform subscribed them while nothing listened, as on AWS they would stay pending) so the
+    confirmation handshake reaches them, and wait until they are confirmed (a warning if some are not)."""
+
+    name = "sns-subscriptions"
+
+    def __init__(self, sns_client: Any, dns_map: Callable[[], Mapping[str, Mapping[int, str]]]) -> None:
+        self.sns = sns_client
+        self.dns_map = dns_map
+        self.resubscribed: list[Resubscription] = []
+        self.pending: list[Resubscription] = []
+
+    def start(self) -> None:
+        self.resubscribed = resubscribe_pending(self.sns, self.dns_map())
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        self.pending = wait_confirmed(self.sns, self.resubscribed, timeout=timeout)
+        if self.pending:
+            log.warning("SNS subscriptions still pending confirmation: %s", [r.to_json() for r in self.pending])
+
+    def stop(self) -> None:
+        """Nothing runs: subscriptions belong to the emulator."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import ssl
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,9 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from harness.aws.elbv2 import AlbDataPlane
+from harness.core.context import RuntimeContext
 from harness.core.ports import free_port
+from harness.core.probes import eventually
 from tests.harness.alb.backends import Backend
 
 REGION = "us-east-1"
@@ -109,16 +110,15 @@ class AlbEnv:
         return {t.id: t.state.value for t in self.plane.health()[tg_arn or self.api_tg]}
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}; health: {self.plane and self.plane.snapshot()}")
-            time.sleep(0.02)
+        eventually(lambda: (predicate(), self.plane and self.plane.snapshot()), lambda seen: seen[0],
+                   timeout=timeout, interval=0.02, what=f"{what} (observed: holds?, health)")
 
     def start_plane(self, **kwargs: Any) -> AlbDataPlane:
-        options = {"time_scale": TIME_SCALE, "idle_timeout_scale": IDLE_TIMEOUT_SCALE, "poll_interval": 0.5}
+        options = {"idle_timeout_scale": IDLE_TIMEOUT_SCALE, "poll_interval": 0.5}
         options.update(kwargs)
-        self.plane = AlbDataPlane(self.aws.url, REGION, self.state_dir, **options)
+        time_scale = options.pop("time_scale", TIME_SCALE)
+        context = RuntimeContext.for_emulator(self.aws.url, REGION, self.state_dir, time_scale=time_scale)
+        self.plane = AlbDataPlane(context, **options)
         self.plane.start()
         self.plane.wait_ready()
         return self.plane

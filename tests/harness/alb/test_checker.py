@@ -16,6 +16,7 @@ from harness.aws.elbv2.model import (
     TargetGroup,
     WeightedTargetGroup,
 )
+from harness.core.clock import Clock
 
 USED, SPARE = "tg-used", "tg-spare"
 A, B = Target("127.0.0.2", 1), Target("127.0.0.3", 1)  # nothing listens: probes fail, which is fine here
@@ -34,7 +35,7 @@ def model(targets: dict[str, tuple[Target, ...]]) -> AlbModel:
 def test_sync_registers_drains_and_marks_unused() -> None:
     async def scenario() -> None:
         now = [100.0]
-        monitor = HealthMonitor(time_scale=10, clock=lambda: now[0])
+        monitor = HealthMonitor(Clock(10, monotonic=lambda: now[0]))
         try:
             monitor.sync(model({USED: (A, B), SPARE: (A,)}))
             health = monitor.health()

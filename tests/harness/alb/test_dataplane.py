@@ -18,6 +18,7 @@ import pytest
 from cryptography import x509
 
 from harness.aws.elbv2 import AlbDataPlane, Reason, State
+from harness.core.context import RuntimeContext
 from harness.core.errors import HarnessError
 from harness.core.ports import free_port
 from tests.harness.alb.backends import Backend
@@ -343,7 +344,7 @@ def test_ca_is_reused_across_runs(env: AlbEnv, plane: AlbDataPlane) -> None:
 
 
 def test_unreachable_emulator_is_an_error_naming_the_fix(tmp_path) -> None:
-    plane = AlbDataPlane(f"http://127.0.0.1:{free_port()}", REGION, tmp_path)
+    plane = AlbDataPlane(RuntimeContext.for_emulator(f"http://127.0.0.1:{free_port()}", REGION, tmp_path))
     with pytest.raises(HarnessError, match="cannot read load balancers") as raised:
         plane.start()
     assert raised.value.fix and "emulator" in raised.value.fix

@@ -30,12 +30,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from harness.core.probes import eventually
 from harness.emulator.moto_process import MotoServerProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 WAIT = 3.0  # seconds to wait for an asynchronous delivery (it takes milliseconds)
-RETRY_SCALE = "0.01"  # AWS's default 20 s retry delay becomes 0.2 s
+TIME_SCALE = "100"  # AWS's default 20 s retry delay becomes 0.2 s
 
 
 # ------------------------------------------------------------------------------------------------
@@ -94,16 +95,8 @@ class Recorder:
             return [r for r in self.requests if r.path == path and (kind is None or r.kind == kind)]
 
     def wait_for(self, path: str, kind: str | None = None, count: int = 1, timeout: float = WAIT) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                found = [r for r in self.requests if r.path == path and (kind is None or r.kind == kind)]
-                remaining = deadline - time.monotonic()
-                if len(found) >= count or remaining <= 0:
-                    break
-                self.cond.wait(remaining)
-        assert len(found) >= count, f"expected {count} {kind or 'request'}(s) at {path}, got {len(found)}"
-        return found
+        return eventually(lambda: self.at(path, kind), lambda found: len(found) >= count, timeout=timeout,
+                          interval=0.02, what=f"{count} {kind or 'request'}(s) at {path}")
 
 
 def _serve(recorder: Recorder) -> ThreadingHTTPServer:
@@ -149,7 +142,7 @@ def signing_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def patched_server(signing_dir: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServerProcess]:
     import os
 
-    env = {**os.environ, "HARNESS_SNS_RETRY_SCALE": RETRY_SCALE, "HARNESS_SNS_SIGNING_DIR": str(signing_dir)}
+    env = {**os.environ, "HARNESS_TIME_SCALE": TIME_SCALE, "HARNESS_SNS_SIGNING_DIR": str(signing_dir)}
     env.pop("HARNESS_SNS_PUBLIC_URL", None)
     run_dir = tmp_path_factory.mktemp("patched-moto")
     with MotoServerProcess(run_dir, patches=["sns-http-delivery"], env=env, inherit_env=False) as server:

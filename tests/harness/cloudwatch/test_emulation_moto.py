@@ -17,6 +17,7 @@ from harness.aws.cloudwatch.alb_metrics import AlbMetrics
 from harness.aws.cloudwatch.ecs_metrics import EcsMetrics
 from harness.aws.cloudwatch.sqs_metrics import SqsMetrics
 from harness.core.clients import AwsClients
+from harness.core.context import RuntimeContext
 from harness.core.probes import eventually
 from harness.emulator.moto_process import MotoServerProcess
 
@@ -27,9 +28,15 @@ REGION = "us-east-1"
 
 
 @pytest.fixture(scope="module")
-def clients(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsClients]:
-    with MotoServerProcess(tmp_path_factory.mktemp("moto")) as server:
-        yield AwsClients(server.endpoint, REGION)
+def context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RuntimeContext]:
+    run_dir = tmp_path_factory.mktemp("moto")
+    with MotoServerProcess(run_dir) as server:
+        yield RuntimeContext.for_emulator(server.endpoint, REGION, run_dir, time_scale=SCALE)
+
+
+@pytest.fixture(scope="module")
+def clients(context: RuntimeContext) -> AwsClients:
+    return context.clients
 
 
 def unique(prefix: str) -> str:
@@ -61,7 +68,7 @@ def put_alarm(cw: Any, name: str, topic: str, **params: Any) -> str:
     return str(cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["AlarmArn"])
 
 
-def test_dlq_message_alarms_and_draining_recovers(clients: AwsClients) -> None:
+def test_dlq_message_alarms_and_draining_recovers(context: RuntimeContext, clients: AwsClients) -> None:
     sqs, cw = clients.client("sqs"), clients.client("cloudwatch")
     dlq_name = unique("inbound-dlq")
     dlq = sqs.create_queue(QueueName=dlq_name)["QueueUrl"]
@@ -73,7 +80,7 @@ def test_dlq_message_alarms_and_draining_recovers(clients: AwsClients) -> None:
                     EvaluationPeriods=1, ComparisonOperator="GreaterThanThreshold", Threshold=0,
                     TreatMissingData="notBreaching")
 
-    with CloudWatchEmulation(clients, time_scale=SCALE) as emulation:
+    with CloudWatchEmulation(context) as emulation:
         first = alerts.next()  # created INSUFFICIENT_DATA, then the first evaluation: an empty DLQ
         assert (first["OldStateValue"], first["NewStateValue"]) == ("INSUFFICIENT_DATA", "OK")
 
@@ -127,7 +134,9 @@ class FakeRunner:
                                    "desiredCount": 1, "runningCount": self.running, "pendingCount": 0}}}
 
 
-def test_running_task_count_alarm_treats_missing_data_as_breaching(clients: AwsClients) -> None:
+def test_running_task_count_alarm_treats_missing_data_as_breaching(
+    context: RuntimeContext, clients: AwsClients
+) -> None:
     ecs, cw = clients.client("ecs"), clients.client("cloudwatch")
     cluster = ecs.create_cluster(clusterName=unique("cluster"),
                                  settings=[{"name": "containerInsights", "value": "enabled"}])["cluster"]
@@ -141,7 +150,7 @@ def test_running_task_count_alarm_treats_missing_data_as_breaching(clients: AwsC
               Threshold=1, TreatMissingData="breaching")
     sources = [EcsMetrics(runner, ecs)]
 
-    with CloudWatchEmulation(clients, time_scale=SCALE, sources=sources):
+    with CloudWatchEmulation(context, sources=sources):
         assert alerts.next()["NewStateValue"] == "OK"  # after 3 periods with a running task
         runner.running = 0
         stopped = alerts.next()
@@ -167,7 +176,7 @@ class FakeAlb:
         }]}
 
 
-def test_alb_5xx_alarm_recovers_when_the_errors_stop(clients: AwsClients) -> None:
+def test_alb_5xx_alarm_recovers_when_the_errors_stop(context: RuntimeContext, clients: AwsClients) -> None:
     cw = clients.client("cloudwatch")
     alb = FakeAlb()
     alerts = Subscriber(clients)
@@ -177,7 +186,7 @@ def test_alb_5xx_alarm_recovers_when_the_errors_stop(clients: AwsClients) -> Non
               EvaluationPeriods=1, ComparisonOperator="GreaterThanThreshold", Threshold=10,
               TreatMissingData="notBreaching")
 
-    with CloudWatchEmulation(clients, time_scale=SCALE, sources=[AlbMetrics(alb)]):
+    with CloudWatchEmulation(context, sources=[AlbMetrics(alb)]):
         assert alerts.next()["NewStateValue"] == "OK"
         alb.target_5xx = 11
         alarm = alerts.next()
@@ -187,12 +196,12 @@ def test_alb_5xx_alarm_recovers_when_the_errors_stop(clients: AwsClients) -> Non
         assert "no datapoints were received for 1 period" in ok["NewStateReason"]
 
 
-def test_sqs_metrics_reach_cloudwatch(clients: AwsClients) -> None:
+def test_sqs_metrics_reach_cloudwatch(context: RuntimeContext, clients: AwsClients) -> None:
     sqs, cw = clients.client("sqs"), clients.client("cloudwatch")
     name = unique("outbound")
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     source = SqsMetrics(sqs, clients.endpoint_url, age_scale=SCALE)
-    emulation = CloudWatchEmulation(clients, time_scale=SCALE, sources=[source], evaluate_alarms=False)
+    emulation = CloudWatchEmulation(context, sources=[source], evaluate_alarms=False)
     emulation.publish(time.time())  # the baseline for the counters
     sqs.send_message(QueueUrl=url, MessageBody="one")
     sqs.send_message(QueueUrl=url, MessageBody="two")

@@ -97,6 +97,10 @@ class FakeClients:
         assert service == "sns"
         return self.sns
 
+    def for_region(self, region: str) -> FakeClients:
+        assert region == self.region
+        return self
+
 
 def test_notifier_publishes_to_sns_actions_and_reports_the_rest() -> None:
     clients = FakeClients()

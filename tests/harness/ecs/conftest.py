@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,9 +13,13 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
-from harness.aws.ecs import EcsRunner
+from harness.aws.ecs import EcsOptions, EcsRunner
+from harness.core.ca import LocalCA
 from harness.core.clients import AwsClients
+from harness.core.clock import Clock
+from harness.core.context import RuntimeContext
 from harness.core.ports import free_port
+from harness.core.probes import eventually
 from harness.core.reaper import processes_of, reap
 
 REGION = "us-east-1"
@@ -46,14 +49,7 @@ def aws_clients(moto_url: str) -> AwsClients:
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
+    return eventually(predicate, timeout=timeout, interval=0.05, what=what)
 
 
 @dataclass
@@ -145,10 +141,10 @@ class EcsWorld:
         )["service"]["serviceArn"]
 
     def runner(self, **kwargs: Any) -> EcsRunner:
-        options: dict[str, Any] = {"time_scale": TIME_SCALE, "image_map": {"echo-service": ECHO_DIR / "Dockerfile"}}
+        options: dict[str, Any] = {"image_map": {"echo-service": ECHO_DIR / "Dockerfile"}}
         options.update(kwargs)
-        runner = EcsRunner(self.clients, options.pop("rds_bindings", []), self.tmp / "state", self.run_dir,
-                           **options)
+        context = RuntimeContext(self.clients, Clock(TIME_SCALE), self.run_dir, LocalCA(self.tmp / "ca"))
+        runner = EcsRunner(context, EcsOptions(**options))
         self.runners.append(runner)
         return runner
 

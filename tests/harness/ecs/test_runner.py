@@ -9,7 +9,7 @@ import pytest
 
 from harness.aws.ecs import ImageSource, TaskStatus
 from harness.aws.rds.binding import RdsBinding
-from harness.core.errors import HarnessError
+from harness.core.errors import HarnessError, ReadinessTimeoutError
 from harness.core.reaper import processes_of
 from tests.harness.ecs.conftest import ECHO_DIR, ECR, EcsWorld, wait_for
 
@@ -72,7 +72,7 @@ def test_scale_to_two_on_distinct_loopback_ips_then_to_zero(world: EcsWorld):
     snapshot = runner.snapshot()["services"][service]
     assert (snapshot["desiredCount"], snapshot["runningCount"], snapshot["pendingCount"]) == (2, 2, 0)
     assert {t["attachments"][0]["details"][0]["value"] for t in snapshot["tasks"]} == ips
-    published = json.loads((world.tmp / "state" / "snapshot.json").read_text())  # for other processes
+    published = json.loads((world.run_dir / "ecs" / "snapshot.json").read_text())  # for other processes
     assert published["services"][service]["runningCount"] == 2
 
     world.client("ecs").update_service(cluster=world.cluster_arn, service="echo", desiredCount=0)
@@ -144,6 +144,18 @@ def test_failing_run_before_task_raises_with_the_log_tail(world: EcsWorld):
     assert 'relation "mail" does not exist' in message
     assert runner.tasks()[0].exit_code == 3
     assert not runner.service_tasks("echo")  # the services never started
+    assert processes_of(world.run_dir) == []
+
+
+def test_run_before_task_that_does_not_exit_is_stopped_at_the_timeout_with_the_log_tail(world: EcsWorld):
+    world.register("schema", ["serve"])  # a server never exits
+    runner = world.runner(run_before_services=["schema"], run_before_timeout=3)
+    with pytest.raises(ReadinessTimeoutError) as raised:
+        runner.start()
+    message = str(raised.value)
+    assert "run-before-services task schema did not exit within 3s" in message
+    assert "echo server listening on" in message
+    assert runner.tasks()[0].last_status is TaskStatus.STOPPED
     assert processes_of(world.run_dir) == []
 
 

@@ -9,10 +9,11 @@ import pytest
 from harness.aws.ecs.addresses import LoopbackAllocator
 from harness.aws.ecs.backoff import RestartBackoff
 from harness.aws.ecs.drivers import docker_exit_code, select_driver
-from harness.aws.ecs.health import ContainerHealth
+from harness.aws.ecs.health import MIN_TIMEOUT_SECONDS, ContainerHealth
 from harness.aws.ecs.logship import MAX_BATCH_EVENTS, batches, stream_name
 from harness.aws.ecs.model import HealthCheck
 from harness.aws.ecs.tasks import Task, TaskStatus, task_arn
+from harness.core.clock import Clock
 from harness.core.errors import HarnessError
 
 
@@ -49,7 +50,7 @@ def test_loopback_allocator_round_robin_and_skips_taken_ports():
 
 
 def test_backoff_doubles_caps_and_resets():
-    backoff = RestartBackoff(base=10, cap=40, stable_after=60, time_scale=10)
+    backoff = RestartBackoff(base=10, cap=40, stable_after=60, clock=Clock(10))
     assert [backoff.failed("s", now=0) for _ in range(4)] == [1.0, 2.0, 4.0, 4.0]
     assert not backoff.ready("s", now=3.9) and backoff.ready("s", now=4.0)
     backoff.ran_for("s", 5.9)
@@ -60,8 +61,12 @@ def test_backoff_doubles_caps_and_resets():
 
 def test_health_retries_and_start_period():
     health = ContainerHealth(HealthCheck(("CMD", "true"), interval=10, retries=2, start_period=20), started=0,
-                             time_scale=10)
+                             clock=Clock(10))
     assert health.due(0)
+    # the timeout is scaled like interval and start period (and the ALB's), never below the time a check
+    # process takes to start: 30 s at scale 10 is 3 s, the default 5 s would be 0.5 s and is 2 s
+    assert ContainerHealth(HealthCheck(("CMD", "true"), timeout=30), started=0, clock=Clock(10)).timeout == 3.0
+    assert health.timeout == MIN_TIMEOUT_SECONDS == 2.0
     assert health.record(1, now=1.0) == "UNKNOWN"  # inside the 2 s start period: not counted
     assert health.record(0, now=2.5) == "HEALTHY"
     assert health.record(1, now=3.5) == "HEALTHY"

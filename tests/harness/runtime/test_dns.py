@@ -199,6 +199,8 @@ def test_alb_ca_is_known_before_the_alb_starts(tmp_path: Path):
     assert not expected.exists()
     assert ensure_alb_ca(tmp_path) == expected and expected.exists()
     before = expected.read_bytes()
-    dataplane = AlbDataPlane("http://127.0.0.1:1", "us-east-1", tmp_path / "alb")  # the daemon's state_dir
+    from harness.core.context import RuntimeContext
+
+    dataplane = AlbDataPlane(RuntimeContext.for_emulator("http://127.0.0.1:1", "us-east-1", tmp_path))  # the daemon's
     assert dataplane.ca_bundle_path == expected
     assert ensure_alb_ca(tmp_path) == expected and expected.read_bytes() == before  # reused, not replaced

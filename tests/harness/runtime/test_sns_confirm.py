@@ -36,7 +36,7 @@ def run_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def moto(run_dir: Path) -> Iterator[MotoServerProcess]:
-    env = {**os.environ, "HARNESS_SNS_RETRY_SCALE": "0.01",
+    env = {**os.environ, "HARNESS_TIME_SCALE": "100",
            "HARNESS_DNS_SNAPSHOT": str(run_dir / "snapshots" / "dns.json"),
            "HARNESS_CA_BUNDLE": str(run_dir / "alb" / "tls" / "ca.pem")}
     env.pop("HARNESS_SNS_PUBLIC_URL", None)

@@ -39,7 +39,7 @@ def dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def moto(dirs: dict[str, Path]) -> Iterator[MotoServerProcess]:
-    env = {**os.environ, "HARNESS_SNS_RETRY_SCALE": "0.01", "HARNESS_DNS_SNAPSHOT": str(dirs["dns"]),
+    env = {**os.environ, "HARNESS_TIME_SCALE": "100", "HARNESS_DNS_SNAPSHOT": str(dirs["dns"]),
            "HARNESS_CA_BUNDLE": str(dirs["ca"] / "ca.pem")}
     env.pop("HARNESS_SNS_PUBLIC_URL", None)
     with MotoServerProcess(dirs["run"], patches=["sns-http-delivery"], env=env, inherit_env=False) as server:

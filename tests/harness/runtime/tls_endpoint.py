@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import ssl
 import threading
-import time
 import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.ca import LocalCA
+from harness.core.probes import eventually
 
 
 @dataclass
@@ -94,16 +94,12 @@ class TlsEndpoint:
             self._server.server_close()
 
     def wait_for(self, kind: str, count: int = 1, timeout: float = 5.0) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                found = [r for r in self.received if r.kind == kind]
-                remaining = deadline - time.monotonic()
-                if len(found) >= count or remaining <= 0:
-                    break
-                self.cond.wait(remaining)
-        assert len(found) >= count, f"expected {count} {kind}(s), got {len(found)}: {self.received}"
-        return found
+        def found() -> list[Received]:
+            with self.cond:
+                return [r for r in self.received if r.kind == kind]
+
+        return eventually(found, lambda seen: len(seen) >= count, timeout=timeout, interval=0.02,
+                          what=f"{count} {kind}(s) received")
 
 
 def ca_in(directory: Path) -> LocalCA:

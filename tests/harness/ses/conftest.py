@@ -23,6 +23,7 @@ from moto.ses.models import SESBackend
 from moto.ses.responses import EmailResponse
 
 from harness.aws.ses import SesInbound
+from harness.core.context import RuntimeContext
 from harness.core.ports import free_port
 
 REGION = "us-east-1"
@@ -237,7 +238,7 @@ def account() -> Iterator[Account]:
 @pytest.fixture(scope="module")
 def inbound(account: Account, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SesInbound]:
     state: Path = tmp_path_factory.mktemp("ses-inbound")
-    server = SesInbound(account.endpoint, REGION, state, max_message_bytes=MAX_BYTES)
+    server = SesInbound(RuntimeContext.for_emulator(account.endpoint, REGION, state), max_message_bytes=MAX_BYTES)
     server.start()
     try:
         server.wait_ready()

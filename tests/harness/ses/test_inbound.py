@@ -12,6 +12,7 @@ import pytest
 
 from harness.aws.ses import SesInbound, decrypt_object
 from harness.aws.ses.mime import parse_headers, split_message
+from harness.core.context import RuntimeContext
 from harness.core.errors import PortInUseError
 from harness.testing.smtp_client import RecipientsRefusedError, send_mail
 
@@ -423,14 +424,15 @@ def test_rule_changes_apply_without_restart(account, inbound):
 
 
 def test_lifecycle_on_a_given_port(account, tmp_path: Path):
-    first = SesInbound(account.endpoint, REGION, tmp_path / "a", starttls=False)
+    first = SesInbound(RuntimeContext.for_emulator(account.endpoint, REGION, tmp_path / "a"), starttls=False)
     with first:
         assert first.endpoint == f"smtp://127.0.0.1:{first.port}"
         with smtplib.SMTP(first.host, first.port) as client:
             assert not client.ehlo()[1].count(b"STARTTLS")
         with pytest.raises(PortInUseError):
-            SesInbound(account.endpoint, REGION, tmp_path / "b", port=first.port).start()
-    again = SesInbound(account.endpoint, REGION, tmp_path / "c", port=first.port, starttls=False)
+            SesInbound(RuntimeContext.for_emulator(account.endpoint, REGION, tmp_path / "b"), port=first.port).start()
+    again = SesInbound(RuntimeContext.for_emulator(account.endpoint, REGION, tmp_path / "c"), port=first.port,
+                       starttls=False)
     with again:
         assert send(again, "k@example.com").message_id
     assert not again.running

@@ -10,7 +10,7 @@ import pytest
 
 from harness.aws.ses.mime import Verdicts
 from harness.aws.ses.model import ReceiptConfig, VerifiedIdentities, rule_from_api
-from harness.aws.ses.processor import AwsClients, InboundMail, ReceiptProcessor
+from harness.aws.ses.processor import InboundMail, ReceiptClients, ReceiptProcessor
 from harness.aws.ses.records import JsonlLog
 
 
@@ -37,7 +37,7 @@ def run(rules: list[dict], tmp_path: Path, mail_from: str = "a@sender.test") -> 
     s3, outbox = FakeS3(), JsonlLog(tmp_path / "outbox.jsonl")
     processor = ReceiptProcessor(
         region="us-east-1",
-        clients=AwsClients(s3=s3, sns=FakeSns(), kms=None, sts=None),
+        clients=ReceiptClients(s3=s3, sns=FakeSns(), kms=None, sts=None),
         verdicts=Verdicts(),
         outbox=outbox,
     )
