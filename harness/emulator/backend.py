@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Protocol
 
 from harness.aws.route53.resolver import ensure_alb_ca
 from harness.core.clients import AwsClients
 from harness.core.errors import HarnessError
-from harness.core.rundir import snapshot_paths
+from harness.core.rundir import RunDir
 from harness.emulator.moto_process import MotoServerProcess, moto_ready
 
 
@@ -23,21 +22,15 @@ class AwsBackend(Protocol):
 class MotoBackend:
     """`python -m harness.emulator.moto_server` (moto with the harness's fidelity patches) on a local port."""
 
-    def __init__(
-        self, run_dir: Path, state_dir: Path, host: str, port: int, die_with_parent: bool = False
-    ) -> None:
-        self.state_dir = state_dir
+    def __init__(self, run_dir: RunDir, host: str, port: int, die_with_parent: bool = False) -> None:
+        self.state_dir = run_dir.moto_dir
         self.server = MotoServerProcess(
-            run_dir,
+            run_dir.root,
             host=host,
             port=port,
-            log_path=state_dir / "moto.log",
-            env={
-                "HARNESS_SNS_SIGNING_DIR": str(state_dir / "sns-signing"),
-                # SNS delivers https through the ALB data plane, whose CA exists before either starts.
-                "HARNESS_CA_BUNDLE": str(ensure_alb_ca(run_dir)),
-                **{name: str(path) for name, path in snapshot_paths(run_dir).items()},
-            },
+            log_path=run_dir.moto_log,
+            # SNS delivers https through the ALB data plane, whose CA exists before either starts.
+            env=run_dir.emulator_env(ca_bundle=ensure_alb_ca(run_dir.root)),
             die_with_parent=die_with_parent,
         )
         self.endpoint_url = self.server.endpoint

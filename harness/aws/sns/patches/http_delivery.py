@@ -28,7 +28,7 @@ What this patch adds to the moto server process:
 The URLs point at the address the client used to reach moto (its Host header), or at ``$HARNESS_SNS_PUBLIC_URL``
 (e.g. ``http://host.docker.internal:4566``) when subscribers reach moto by another name.
 
-Endpoints resolve the way the local cloud's DNS says (``harness.aws.route53.resolver``): when ``$HARNESS_DNS_SNAPSHOT``
+Endpoints resolve the way the local cloud's DNS says (``harness.aws.route53.resolver``): when ``$HARNESS_DNS_TRUTH``
 names a JSON map ``{hostname: {port: "127.0.0.1:<local port>"}}`` (written by the runtime daemon from the
 emulator's Route53 alias records and the ALB data plane's listeners; re-read when it changes) and an
 endpoint's host:port (the scheme's default port if none) is in it, the POST goes to that local address with
@@ -68,13 +68,14 @@ from xml.sax.saxutils import escape
 import httpx
 
 from harness.aws.fidelity import FidelityPatch
-from harness.aws.route53.resolver import CA_BUNDLE_ENV, DnsSnapshotReader, Route, resolve_url
+from harness.aws.route53.resolver import DnsTruthReader, Route, resolve_url
 from harness.aws.sns import signing as sns_signing
+from harness.core.rundir import CA_BUNDLE_ENV, SNS_SIGNING_DIR_ENV
 
 log = logging.getLogger("harness.aws.sns.patches.http_delivery")
 
 NAME = "sns-http-delivery"
-ENV_SIGNING_DIR = "HARNESS_SNS_SIGNING_DIR"
+ENV_SIGNING_DIR = SNS_SIGNING_DIR_ENV
 ENV_RETRY_SCALE = "HARNESS_SNS_RETRY_SCALE"
 ENV_PUBLIC_URL = "HARNESS_SNS_PUBLIC_URL"
 
@@ -186,7 +187,7 @@ class Delivery:
     delays: list[float]
     still_wanted: Callable[[], bool] = lambda: True
     attempts: int = 0
-    via: str | None = None  # the local address the last attempt went to, when the DNS snapshot routed it
+    via: str | None = None  # the local address the last attempt went to, when the DNS truth routed it
 
 
 class Deliverer:
@@ -206,7 +207,7 @@ class Deliverer:
         self._ready: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
         self._client: httpx.Client | None = None
         self._started = False
-        self._dns = DnsSnapshotReader()
+        self._dns = DnsTruthReader()
         self._routed_clients: dict[str, tuple[tuple[str, int, int] | None, httpx.Client]] = {}
         self._routed_lock = threading.Lock()
 
