@@ -22,15 +22,8 @@ from urllib.parse import quote
 
 from harness import __version__
 from harness.core.errors import HarnessError
-from harness.core.truth import (
-    EcsTruth,
-    FormatMismatch,
-    TargetHealthRow,
-    check_format,
-    parse,
-    to_json,
-    write_json_atomically,
-)
+from harness.core.jsonfile import FormatMismatch, check_format, parse, to_json, write_json_atomically
+from harness.core.truth import EcsTruth, TargetHealthRow
 
 # ------------------------------------------------------------------------------------------------
 # Environment variables that wire the processes together (the stack sets them on the moto server)
@@ -193,11 +186,28 @@ class AlbInfo:
 
 
 @dataclass(frozen=True)
+class CloudWatchInfo:
+    """The CloudWatch emulation's report (``CloudWatchEmulation.snapshot()``)."""
+
+    time_scale: float = 1.0
+    period_60_seconds: float = 60.0  # real seconds a 60 s period lasts on the scaled clock
+    running: bool = True
+    last_publish: str | None = None  # ISO 8601
+    published: dict[str, int] = field(default_factory=dict)  # datapoints per metric source
+    errors: dict[str, str] = field(default_factory=dict)  # per metric source
+    notes: list[str] = field(default_factory=list)
+    alarms: dict[str, dict[str, Any]] = field(default_factory=dict)  # the evaluator's view: state, reason, ...
+    transitions: list[dict[str, Any]] = field(default_factory=list)
+    notifications: int = 0
+    unsupported_alarms: dict[str, str] = field(default_factory=dict)
+    actions_not_performed: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class RuntimeInfo:
     """What the data-plane daemon publishes: whether it serves, and each part's endpoints and state.
 
-    `failed` with `error` when it could not start; `cloudwatch` is the emulation's own report
-    (``CloudWatchEmulation.snapshot()``), shown as is."""
+    `failed` with `error` when it could not start."""
 
     ready: bool
     failed: bool = False
@@ -205,7 +215,7 @@ class RuntimeInfo:
     alb: AlbInfo | None = None
     smtp: SmtpEndpoint | None = None
     ecs: EcsTruth | None = None
-    cloudwatch: dict[str, Any] | None = None
+    cloudwatch: CloudWatchInfo | None = None
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> RuntimeInfo:

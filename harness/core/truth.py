@@ -24,16 +24,15 @@ Light module: the standard library at import time (pydantic on the first parse);
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
-import tempfile
 import threading
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
+
+from harness.core.jsonfile import FormatMismatch, check_format, parse, to_json, write_json_atomically
 
 __all__ = [
     "TRUTH_FORMAT",
@@ -41,12 +40,8 @@ __all__ = [
     "DnsTruth",
     "EcsServiceTruth",
     "EcsTruth",
-    "FormatMismatch",
     "TargetHealthRow",
     "TruthReader",
-    "check_format",
-    "parse",
-    "write_json_atomically",
     "write_truth",
 ]
 
@@ -76,6 +71,11 @@ class TargetHealthRow:
 class AlbTruth:
     target_groups: dict[str, list[TargetHealthRow]] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, health: dict[str, Any]) -> AlbTruth:
+        """From ``AlbDataPlane.snapshot()`` (ValueError naming a field that does not fit)."""
+        return parse(cls, {"target_groups": health})
+
     def rows(self, target_group_arn: str) -> list[TargetHealthRow]:
         return self.target_groups.get(target_group_arn, [])
 
@@ -99,6 +99,11 @@ class EcsTruth:
     standalone: list[dict[str, Any]] = field(default_factory=list)
     generatedAt: float = 0.0
 
+    @classmethod
+    def of(cls, snapshot: dict[str, Any]) -> EcsTruth:
+        """From ``EcsRunner.snapshot()`` (ValueError naming a field that does not fit)."""
+        return parse(cls, snapshot)
+
     def service_named(self, name: str) -> EcsServiceTruth | None:
         return next((s for s in self.services.values() if s.serviceName == name), None)
 
@@ -109,79 +114,7 @@ class DnsTruth:
 
 
 # ------------------------------------------------------------------------------------------------
-# Format versions and parsing
-
-
-class FormatMismatch(ValueError):
-    """A run-directory file written in another format than this harness reads."""
-
-    def __init__(self, found: object, expected: int) -> None:
-        self.found = found
-        self.expected = expected
-        if isinstance(found, int) and not isinstance(found, bool) and found > expected:
-            self.newer = True
-            text = f"written in format {found} by a newer harness; this one reads format {expected}"
-        else:
-            self.newer = False
-            shown = "none" if found is None else repr(found)
-            text = f"written by an older harness (format {shown}); this one reads format {expected}"
-        super().__init__(text)
-
-
-def check_format(data: dict[str, Any], expected: int) -> dict[str, Any]:
-    """`data` without its "format" key, or FormatMismatch when that is not `expected`."""
-    found = data.get("format")
-    if found != expected or isinstance(found, bool):
-        raise FormatMismatch(found, expected)
-    return {key: value for key, value in data.items() if key != "format"}
-
-
-@functools.cache
-def _adapter(kind: type[Any]) -> Any:
-    import pydantic  # only where a file is parsed: the emulator imports this module early
-
-    return pydantic.TypeAdapter(kind)
-
-
-def parse(kind: type[T], data: object) -> T:
-    """`data` validated as `kind` (a dataclass above); ValueError naming the first field that does not fit."""
-    import pydantic
-
-    try:
-        return _adapter(kind).validate_python(data)  # type: ignore[no-any-return]
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        place = ".".join(str(part) for part in first["loc"])
-        raise ValueError(f"field {place}: {first['msg']}") from None
-
-
-def to_json(record: object, version: int) -> dict[str, Any]:
-    """The JSON object of a dataclass record, stamped with its format `version`."""
-    return {"format": version, **asdict(record)}  # type: ignore[call-overload]
-
-
-# ------------------------------------------------------------------------------------------------
 # Writing
-
-
-def write_json_atomically(path: Path | str, data: Any) -> None:
-    """Write `data` as JSON to `path` atomically (temporary file in the same directory, then replace).
-
-    Creates the parent directory. Safe to call from several threads or processes at once: the last
-    replace wins and readers see either the old or the new file, never a mix.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, sort_keys=True)
-        now = time.time_ns()  # a fine-grained mtime: the file system's clock may tick only every few ms
-        os.utime(tmp, ns=(now, now))
-        Path(tmp).replace(target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_truth(path: Path | str, truth: AlbTruth | EcsTruth | DnsTruth) -> None:

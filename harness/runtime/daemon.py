@@ -23,7 +23,7 @@ from harness.core.ca import LocalCA
 from harness.core.clients import AwsClients
 from harness.core.errors import HarnessError
 from harness.core.rundir import RunDir, RuntimeInfo, StackState, UnusableState
-from harness.core.truth import AlbTruth, EcsTruth, parse, write_truth
+from harness.core.truth import AlbTruth, EcsTruth, write_truth
 
 log = logging.getLogger("harness.runtime")
 
@@ -90,8 +90,8 @@ class Runtime:
 
     def publish(self, ready: bool = True) -> None:
         self.dns.publish()
-        write_truth(self.paths.alb_truth, parse(AlbTruth, {"target_groups": self.alb.snapshot()}))
-        write_truth(self.paths.ecs_truth, parse(EcsTruth, self.ecs.snapshot()))
+        write_truth(self.paths.alb_truth, AlbTruth.of(self.alb.snapshot()))
+        write_truth(self.paths.ecs_truth, EcsTruth.of(self.ecs.snapshot()))
         self.paths.write_runtime(self.describe(ready))
 
     def run(self) -> None:

@@ -12,10 +12,12 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
+from harness.core.jsonfile import write_json_atomically
 from harness.core.rundir import (
     RUNTIME_FORMAT,
     AlbInfo,
     AlbListenerInfo,
+    CloudWatchInfo,
     PostgresInfo,
     RdsBinding,
     RunDir,
@@ -34,7 +36,6 @@ from harness.core.truth import (
     EcsTruth,
     TargetHealthRow,
     TruthReader,
-    write_json_atomically,
     write_truth,
 )
 
@@ -79,7 +80,8 @@ def test_runtime_round_trip(tmp_path: Path) -> None:
         ),
         smtp=SmtpEndpoint("127.0.0.1", 2525),
         ecs=ECS,
-        cloudwatch={"running": True, "alarms": {"dlq": {"state": "OK"}}},
+        cloudwatch=CloudWatchInfo(time_scale=10.0, period_60_seconds=6.0, alarms={"dlq": {"state": "OK"}},
+                                  errors={"sqs": "down"}, notes=["no insights"]),
     )
     paths.write_runtime(info)
     assert json.loads(paths.runtime_file.read_text())["format"] == RUNTIME_FORMAT

@@ -25,8 +25,9 @@ from harness.aws.ecs.model import Service
 from harness.aws.ecs.runner import EcsRunner
 from harness.aws.ecs.tasks import StopCode, Task, TaskStatus, new_task_id, task_arn
 from harness.aws.elbv2.health import DESCRIPTIONS, Reason, State, TargetHealth
+from harness.core.jsonfile import write_json_atomically
 from harness.core.rundir import ALB_TRUTH_ENV, ECS_TRUTH_ENV
-from harness.core.truth import AlbTruth, DnsTruth, EcsTruth, TruthReader, parse, write_json_atomically, write_truth
+from harness.core.truth import AlbTruth, DnsTruth, EcsTruth, TruthReader, write_truth
 from harness.emulator.moto_process import MotoServerProcess
 from tests.harness.aws.support import Aws, stock_fails, unique
 
@@ -101,7 +102,7 @@ def target_group(aws: Aws, port: int = 8000) -> str:
 
 def alb_truth(tg_arn: str, *rows: TargetHealth) -> AlbTruth:
     """What the daemon makes of `AlbDataPlane.snapshot()`: target group ARN -> `TargetHealth.to_json()` rows."""
-    return parse(AlbTruth, {"target_groups": {tg_arn: [row.to_json() for row in rows]}})
+    return AlbTruth.of({tg_arn: [row.to_json() for row in rows]})
 
 
 def health(aws: Aws, tg_arn: str, **kwargs: Any) -> dict[tuple[str, int], tuple[str, str | None, str | None]]:
@@ -274,7 +275,7 @@ def runner_truth(world: dict[str, Any], desired: int, tasks: list[Task]) -> EcsT
         _model=SimpleNamespace(services=[service]),
         _tasks={task.task_id: task for task in tasks},
     )
-    return parse(EcsTruth, EcsRunner.snapshot(state))  # type: ignore[arg-type]
+    return EcsTruth.of(EcsRunner.snapshot(state))  # type: ignore[arg-type]
 
 
 @pytest.fixture
