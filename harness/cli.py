@@ -52,6 +52,7 @@ def _settings(run_dir: Path | None = None, terraform_dir: Path | None = None, **
 def _running(stack: Stack) -> StackState:
     state = stack.load_state()
     if state is None or not stack.healthy(state):
+        stack.paths.read_runtime()  # the data plane of another harness is a RunDirFileError that says so
         raise HarnessError("no local cloud is running here", "start one with `harness up`")
     return state
 

@@ -304,7 +304,18 @@ class RunDir:
 
     @property
     def ses_traces(self) -> Path:
+        """One JSON line per accepted mail: the receipt rules and actions SES inbound ran."""
         return self.ses_dir / "traces.jsonl"
+
+    @property
+    def ses_rejections(self) -> Path:
+        """One JSON line per refused connection or recipient."""
+        return self.ses_dir / "rejections.jsonl"
+
+    @property
+    def ses_outbox(self) -> Path:
+        """One JSON line per bounce message the Bounce action sent."""
+        return self.ses_dir / "outbox.jsonl"
 
     @property
     def ecs_dir(self) -> Path:

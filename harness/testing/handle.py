@@ -37,6 +37,7 @@ class StackHandle:
         stack = Stack(settings)
         state = stack.load_state()
         if state is None or not stack.healthy(state):
+            stack.paths.read_runtime()  # the data plane of another harness is a RunDirFileError that says so
             raise HarnessError("no local cloud is running here", "start one with `harness up`")
         return cls(state, stack.paths.read_runtime() or RuntimeInfo(ready=False), stack.run_dir)
 

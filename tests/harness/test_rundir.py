@@ -48,6 +48,11 @@ ECS = EcsTruth(
     standalone=[{"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/main/def", "lastStatus": "STOPPED"}],
     generatedAt=1700000000.5,
 )
+# a state file of a stack that no longer answers (nothing listens on port 1)
+STATE = {"fingerprint": "f", "backend": "moto", "aws_endpoint_url": "http://127.0.0.1:1", "region": "us-east-1",
+         "postgres": {"host": "127.0.0.1", "port": 1, "superuser": "postgres", "password": "p", "data_dir": "/d"},
+         "rds": [], "outputs": {}, "detached": True, "owner_pid": 1, "booted_at": 0.0, "timings": {},
+         "runtime": True, "harness_version": "0.1.0", "format": 1}
 ROWS = [TargetHealthRow("127.0.0.1", 8001, "healthy"),
         TargetHealthRow("127.0.0.1", 8002, "unhealthy", "Target.Timeout", "Request timed out")]
 
@@ -127,10 +132,7 @@ def test_runtime_of_another_format_is_one_clear_error(tmp_path: Path, written: o
 
 def test_an_older_run_directory_is_refused_by_the_commands(tmp_path: Path) -> None:
     """A run directory written before the formats: `harness status` says so once, without a traceback."""
-    old = {"fingerprint": "f", "backend": "moto", "aws_endpoint_url": "http://127.0.0.1:1", "region": "us-east-1",
-           "postgres": {"host": "127.0.0.1", "port": 1, "superuser": "postgres", "password": "p", "data_dir": "/d"},
-           "rds": [], "outputs": {}, "detached": True, "owner_pid": 1, "booted_at": 0.0, "timings": {},
-           "runtime": True, "harness_version": "0.1.0"}
+    old = {key: value for key, value in STATE.items() if key != "format"}
     paths = RunDir(tmp_path)
     paths.state_file.write_text(json.dumps(old))
     result = CliRunner().invoke(app, ["status", "--run-dir", str(tmp_path)])
@@ -161,3 +163,16 @@ def test_the_contract_is_a_light_leaf() -> None:
             "'harness.aws', 'harness.emulator', 'harness.runtime', 'harness.stack', 'harness.testing'))))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+@pytest.mark.parametrize("command", ["status", "env", "send-mail"])
+def test_a_data_plane_of_an_older_harness_is_named_by_the_commands(tmp_path: Path, command: str) -> None:
+    """A current state file, but runtime.json as the daemon wrote it before formats: the commands say that,
+    not merely "no local cloud is running here"."""
+    paths = RunDir(tmp_path)
+    paths.state_file.write_text(json.dumps(STATE))
+    paths.runtime_file.write_text(json.dumps({"ready": True, "smtp": {"host": "127.0.0.1", "port": 2525}}))
+    result = CliRunner().invoke(app, [command, "--run-dir", str(tmp_path)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert f"{paths.runtime_file}: written by an older harness (format none)" in " ".join(result.output.split())
+    assert "harness down" in result.output
