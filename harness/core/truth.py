@@ -69,6 +69,8 @@ class TargetHealthRow:
 
 @dataclass(frozen=True)
 class AlbTruth:
+    """Target group ARN -> the health of each registered (or draining) target."""
+
     target_groups: dict[str, list[TargetHealthRow]] = field(default_factory=dict)
 
     @classmethod
@@ -95,6 +97,8 @@ class EcsServiceTruth:
 
 @dataclass(frozen=True)
 class EcsTruth:
+    """Service ARN -> the service as the ECS runner runs it; tasks started outside a service; when."""
+
     services: dict[str, EcsServiceTruth] = field(default_factory=dict)
     standalone: list[dict[str, Any]] = field(default_factory=list)
     generatedAt: float = 0.0
@@ -110,6 +114,8 @@ class EcsTruth:
 
 @dataclass(frozen=True)
 class DnsTruth:
+    """Public hostname -> public port -> the local "host:port" of the ALB listener that serves it."""
+
     hosts: dict[str, dict[int, str]] = field(default_factory=dict)
 
 
