@@ -17,8 +17,8 @@ from harness.aws.cloudwatch.status import status_rows
 from harness.core.config import Backend, HarnessSettings, load_settings
 from harness.core.errors import HarnessError, SettingsError
 from harness.core.progress import ConsoleReporter
-from harness.runtime.process import read_runtime
-from harness.stack import Stack, StackState
+from harness.core.rundir import RunDirFileError, RuntimeInfo, StackState
+from harness.stack import Stack
 from harness.testing.handle import StackHandle
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="mailstack local cloud")
@@ -52,6 +52,7 @@ def _settings(run_dir: Path | None = None, terraform_dir: Path | None = None, **
 def _running(stack: Stack) -> StackState:
     state = stack.load_state()
     if state is None or not stack.healthy(state):
+        stack.paths.read_runtime()  # the data plane of another harness is a RunDirFileError that says so
         raise HarnessError("no local cloud is running here", "start one with `harness up`")
     return state
 
@@ -117,27 +118,28 @@ def status(
     table.add_column(no_wrap=True)
     table.add_column(overflow="fold")
     table.add_row("AWS endpoint", f"{state.aws_endpoint_url} ({state.backend}, {state.region})")
-    info = state.postgres_info
-    table.add_row("PostgreSQL", info.dsn())
+    table.add_row("PostgreSQL", state.postgres.dsn())
     for rds in state.rds:
         table.add_row(
-            f"RDS {rds['identifier']}",
-            f"{rds['emulated_host']}:{rds['emulated_port']} → {rds['host']}:{rds['port']}/{rds['dbname']}"
-            f" (user {rds['username']})",
+            f"RDS {rds.identifier}",
+            f"{rds.emulated_host}:{rds.emulated_port} → {rds.host}:{rds.port}/{rds.dbname} (user {rds.username})",
         )
-    runtime = read_runtime(stack.run_dir) or {}
-    if runtime.get("smtp"):
-        table.add_row("SES inbound (SMTP)", f"{runtime['smtp']['host']}:{runtime['smtp']['port']}")
-    alb = runtime.get("alb") or {}
-    for listener in alb.get("listeners", []):
-        table.add_row(f"ALB {listener['load_balancer']} :{listener['port']}",
-                      f"{listener['local_url']}  ({listener['public_url']})")
-    if alb.get("ca_bundle"):
-        table.add_row("harness CA (verify TLS)", alb["ca_bundle"])
-    for service in (runtime.get("ecs") or {}).get("services", {}).values():
-        table.add_row(f"ECS {service['serviceName']}",
-                      f"running {service['runningCount']}/{service['desiredCount']} ({service['taskDefinition']})")
-    for label, value in status_rows(runtime.get("cloudwatch")):
+    try:
+        runtime = stack.paths.read_runtime() or RuntimeInfo(ready=False)
+    except RunDirFileError as exc:
+        _fail(exc)
+        return
+    if runtime.smtp:
+        table.add_row("SES inbound (SMTP)", f"{runtime.smtp.host}:{runtime.smtp.port}")
+    if runtime.alb:
+        for listener in runtime.alb.listeners:
+            table.add_row(f"ALB {listener.load_balancer} :{listener.port}",
+                          f"{listener.local_url}  ({listener.public_url})")
+        table.add_row("harness CA (verify TLS)", runtime.alb.ca_bundle)
+    for service in runtime.ecs.services.values() if runtime.ecs else ():
+        table.add_row(f"ECS {service.serviceName}",
+                      f"running {service.runningCount}/{service.desiredCount} ({service.taskDefinition})")
+    for label, value in status_rows(runtime.cloudwatch):
         table.add_row(label, value)
     table.add_row("processes", " ".join(str(pid) for pid in stack.processes()))
     table.add_row("run directory", str(stack.run_dir))
@@ -158,12 +160,11 @@ def env(run_dir: RunDir = None) -> None:
     from harness.core.clients import emulator_env
 
     exports = emulator_env(state.aws_endpoint_url, state.region)
-    info = state.postgres_info
+    info = state.postgres
     exports.update(PGHOST=info.host, PGPORT=str(info.port), PGUSER=info.superuser, PGPASSWORD=info.password,
                    PGDATABASE="postgres")
     if state.rds:
-        rds = state.rds[0]
-        exports["PGDATABASE"] = rds["dbname"]
+        exports["PGDATABASE"] = state.rds[0].dbname
     for key, value in exports.items():
         sys.stdout.write(f"export {key}={shlex.quote(value)}\n")
 
@@ -278,17 +279,18 @@ app.add_typer(alb_app, name="alb")
 def alb_health(run_dir: RunDir = None) -> None:
     """Target health per target group, as the data plane's health checks see it."""
     try:
-        handle = StackHandle.attach(_settings(run_dir))
+        groups = StackHandle.attach(_settings(run_dir)).alb.target_groups
     except HarnessError as exc:
         _fail(exc)
         return
     table = Table(title="ALB target health")
     for column in ("target group", "target", "state", "reason"):
         table.add_column(column)
-    for group in handle.runtime.get("alb", {}).get("target_groups", []):
-        for target in group["targets"] or [{"id": "-", "port": "", "state": "no targets", "reason": ""}]:
-            address = f"{target['id']}:{target['port']}"
-            table.add_row(group["name"], address, target["state"], target.get("reason") or "")
+    for group in groups:
+        if not group.targets:
+            table.add_row(group.name, "-:", "no targets", "")
+        for target in group.targets:
+            table.add_row(group.name, f"{target.id}:{target.port}", target.state, target.reason or "")
     console.print(table)
 
 

@@ -7,19 +7,14 @@ stack whose Terraform changed gets an incremental apply; a dead or half-booted o
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
-from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
 
 import psycopg
-import pydantic
 from filelock import FileLock
 
-from harness import __version__
 from harness.aws.rds.binding import bind_rds_instances
 from harness.core.clients import AwsClients
 from harness.core.config import Backend, HarnessSettings
@@ -27,91 +22,12 @@ from harness.core.errors import HarnessError, NewerStateFileError, StateFileErro
 from harness.core.ports import ensure_port_free, free_port
 from harness.core.progress import QuietReporter, Reporter
 from harness.core.reaper import processes_of, processes_running, reap, terminate
+from harness.core.rundir import RunDir, RunDirFileError, StackState, UnusableState
 from harness.emulator.backend import AwsBackend, EndpointBackend, MotoBackend
 from harness.postgres.binaries import find_postgres_bin_dir
-from harness.postgres.cluster import LocalPostgres, PostgresInfo, state_dir_for
-from harness.runtime.process import RuntimeProcess, read_runtime
+from harness.postgres.cluster import LocalPostgres, state_dir_for
+from harness.runtime.process import RuntimeProcess
 from harness.terraform.runner import TerraformRunner, check_root_module, find_terraform, source_fingerprint
-
-STATE_FILE = "stack.json"
-
-
-@dataclass
-class StackState:
-    fingerprint: str
-    backend: str
-    aws_endpoint_url: str
-    region: str
-    postgres: dict[str, Any]
-    rds: list[dict[str, Any]]
-    outputs: dict[str, Any]
-    detached: bool
-    owner_pid: int
-    booted_at: float
-    timings: dict[str, float] = field(default_factory=dict)
-    runtime: bool = True
-    harness_version: str = __version__
-    reused: bool = False
-
-    @property
-    def postgres_info(self) -> PostgresInfo:
-        return PostgresInfo(**self.postgres)
-
-    def to_json(self) -> str:
-        data = asdict(self)
-        data.pop("reused")
-        return json.dumps(data, indent=2, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> StackState:
-        return cls(**json.loads(text))
-
-
-class UnusableState(Exception):
-    """What a state file holds instead of a StackState (`found`), and for a newer harness its version."""
-
-    def __init__(self, found: str, newer: tuple[str, list[str]] | None = None) -> None:
-        super().__init__(found)
-        self.found = found
-        self.newer = newer
-
-
-def parse_state(raw: bytes) -> StackState:
-    """A StackState from the bytes of a state file, or UnusableState saying what the bytes are instead."""
-    if not raw.strip():
-        raise UnusableState("empty")
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise UnusableState(f"binary data ({len(raw)} bytes), not JSON") from None
-    except json.JSONDecodeError as exc:
-        raise UnusableState(f"not valid JSON, truncated? ({exc.msg}: line {exc.lineno} column {exc.colno})") from None
-    if not isinstance(data, dict):
-        raise UnusableState(f"a JSON {type(data).__name__} where an object is expected")
-    version = str(data.get("harness_version", "unknown"))
-    known = {f.name for f in fields(StackState)}
-    unknown = sorted(set(data) - known)
-    if unknown and "harness_version" not in data:
-        raise UnusableState(f"not a harness state file (unknown fields {', '.join(unknown)}, no harness_version)")
-    if unknown:
-        raise UnusableState("unknown fields", newer=(version, unknown))
-    required = {f.name for f in fields(StackState) if f.default is MISSING and f.default_factory is MISSING}
-    missing = sorted(required - set(data))
-    if missing:
-        raise UnusableState(f"written by an older harness (version {version}): missing {', '.join(missing)}")
-    try:
-        state = _STATE_ADAPTER.validate_python(data)
-        PostgresInfo(**state.postgres)
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        place = ".".join(str(part) for part in first["loc"])
-        raise UnusableState(f"field {place}: {first['msg']}") from None
-    except TypeError as exc:
-        raise UnusableState(f"field postgres: {exc}") from None
-    return state
-
-
-_STATE_ADAPTER = pydantic.TypeAdapter(StackState)
 
 
 class Stack:
@@ -122,13 +38,14 @@ class Stack:
         self.reporter: Reporter = reporter or QuietReporter()
         self.detached = detached
         self.run_dir = settings.run_path
-        self.state_file = self.run_dir / STATE_FILE
-        self._lock = FileLock(str(self.run_dir / "stack.lock"))
+        self.paths = RunDir(self.run_dir)
+        self.state_file = self.paths.state_file
+        self._lock = FileLock(str(self.paths.lock_file))
 
     # -- paths and parts ---------------------------------------------------------------------------
     @property
     def terraform_workdir(self) -> Path:
-        return self.run_dir / "terraform" / "work"
+        return self.paths.terraform_workdir
 
     def var_files(self) -> list[Path]:
         return [self.settings.resolve(path) for path in self.settings.terraform_var_files]
@@ -153,13 +70,13 @@ class Stack:
             mirror=self.settings.terraform_mirror,
             var_files=self.var_files(),
             parallelism=self.settings.terraform_parallelism,
-            log_path=self.run_dir / "terraform" / "terraform.log",
+            log_path=self.paths.terraform_log,
             run_dir=self.run_dir,
         )
 
     @property
     def postgres_state_dir(self) -> Path:
-        return state_dir_for(self.run_dir / "postgres")
+        return state_dir_for(self.paths.postgres_dir)
 
     def _postgres(self, port: int) -> LocalPostgres:
         return LocalPostgres(
@@ -179,8 +96,7 @@ class Stack:
                 )
             return EndpointBackend(self.settings.aws_endpoint_url, self.settings.region)
         return MotoBackend(
-            run_dir=self.run_dir,
-            state_dir=self.run_dir / "moto",
+            run_dir=self.paths,
             host=self.settings.host,
             port=free_port(self.settings.host),
             die_with_parent=not self.detached,
@@ -191,13 +107,7 @@ class Stack:
     def load_state(self) -> StackState | None:
         """The state of this run directory's stack; None when there is none, StateFileError when it is unusable."""
         try:
-            return parse_state(self.state_file.read_bytes())
-        except FileNotFoundError:
-            return None
-        except IsADirectoryError:
-            raise self._state_error("a directory, not a file") from None
-        except OSError as exc:
-            raise self._state_error(f"cannot be read ({exc.strerror})") from None
+            return self.paths.load_state()
         except UnusableState as exc:
             raise self._state_error(exc.found, exc.newer) from None
 
@@ -221,22 +131,22 @@ class Stack:
             self.state_file.unlink(missing_ok=True)
 
     def _save(self, state: StackState) -> None:
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(state.to_json())
-        tmp.replace(self.state_file)
+        self.paths.save_state(state)
 
     def healthy(self, state: StackState) -> bool:
         """The processes of `state` answer (the emulator and PostgreSQL)."""
         try:
             AwsClients(state.aws_endpoint_url, state.region).client("sts").get_caller_identity()
-            info = state.postgres_info
-            with psycopg.connect(info.dsn(), connect_timeout=3) as conn:
+            with psycopg.connect(state.postgres.dsn(), connect_timeout=3) as conn:
                 conn.execute("select 1")
         except Exception:
             return False
         if state.runtime:
-            published = read_runtime(self.run_dir)
-            return bool(published and published.get("ready")) and bool(
+            try:
+                published = self.paths.read_runtime()
+            except RunDirFileError:
+                return False  # a data plane of another harness: boot anew
+            return bool(published and published.ready) and bool(
                 processes_running(self.run_dir, "harness.runtime")
             )
         return True
@@ -301,7 +211,7 @@ class Stack:
                 backend=self.settings.backend.value,
                 aws_endpoint_url=backend.endpoint_url,
                 region=self.settings.region,
-                postgres=asdict(pg.info),
+                postgres=pg.info,
                 rds=[],
                 outputs={},
                 detached=self.detached,
@@ -321,8 +231,7 @@ class Stack:
         return state
 
     def _reapply(self, state: StackState) -> StackState:
-        info = state.postgres_info
-        pg = self._postgres(info.port)
+        pg = self._postgres(state.postgres.port)
         clients = AwsClients(state.aws_endpoint_url, state.region)
         self._apply_and_bind(state, clients, pg)
         self._save(state)
@@ -337,7 +246,7 @@ class Stack:
             tf.apply(self.reporter.detail)
             state.outputs = tf.outputs()
         with self.reporter.phase("bind RDS to postgres"):
-            state.rds = [binding.to_json() for binding in bind_rds_instances(clients, pg)]
+            state.rds = bind_rds_instances(clients, pg)
         self._save(state)
         if self.settings.runtime:
             self._restart_runtime()
@@ -354,7 +263,7 @@ class Stack:
         for name in ("terraform.tfstate", "terraform.tfstate.backup"):
             (self.terraform_workdir / name).unlink(missing_ok=True)
         shutil.rmtree(self.postgres_state_dir, ignore_errors=True)
-        shutil.rmtree(self.run_dir / "snapshots", ignore_errors=True)  # data-plane truth of the old processes
+        shutil.rmtree(self.paths.truth_dir, ignore_errors=True)  # data-plane truth of the old processes
 
     def down(self) -> int:
         """Stop everything this run directory started; returns how many processes were stopped."""

@@ -27,6 +27,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from harness.core.rundir import RunDir
 from harness.testing.reporting import read_json_lines
 from harness.testing.smtp_client import RecipientsRefusedError
 
@@ -278,7 +279,7 @@ def test_mail_over_150_kb_is_not_bounced_to_its_sender(
     sender = f"{mail.tag}@sender.example"
     sent = mail.send(sender=sender, to=[recipient], subject="200 KB of text", body="lorem ipsum\n" * 17_000)
     ingested(api, eventually, recipient)
-    outbox = stack.run_dir / "ses" / "outbox.jsonl"
+    outbox = stack.paths.ses_outbox
     bounces = [json.loads(line) for line in outbox.read_text().splitlines()] if outbox.exists() else []
     assert [(b["smtpReplyCode"], b["message"]) for b in bounces if b["originalMessageId"] == sent.message_id] == []
 
@@ -334,7 +335,7 @@ def s3_event(bucket: str, key: str, size: int, etag: str, notification_id: str) 
 def worker_log_entries(run_dir: Path, **match: Any) -> list[dict[str, Any]]:
     """JSON lines of every worker task's log whose fields equal `match`, oldest first."""
     entries: list[dict[str, Any]] = []
-    for path in sorted((run_dir / "ecs" / "tasks").glob("*/worker.log")):
+    for path in sorted(RunDir(run_dir).task_logs_dir.glob("*/worker.log")):
         entries.extend(e for e in read_json_lines(path) if all(e.get(k) == v for k, v in match.items()))
     return sorted(entries, key=lambda e: str(e.get("time", "")))
 
@@ -435,7 +436,7 @@ def test_mail_no_rule_covers_is_refused_and_leaves_nothing(stack: Any, aws: Any,
 
     # Nothing of the refused mail is kept: no SES trace, no S3 object under a rule's prefix, no row.
     assert not [t for t in stack.ses_traces() if stranger in t["recipients"]]
-    rejections = [json.loads(line) for line in (stack.run_dir / "ses" / "rejections.jsonl").read_text().splitlines()]
+    rejections = [json.loads(line) for line in stack.paths.ses_rejections.read_text().splitlines()]
     assert [r["reply"][:3] for r in rejections if r.get("recipient") == stranger] == ["550", "550"]
     for bucket, prefix in stores:
         stored = list(_s3_objects_since(aws, bucket, prefix, started))

@@ -15,11 +15,7 @@ from pathlib import Path
 from harness.core.ca import LocalCA
 from harness.core.clients import AwsClients
 from harness.core.clock import Clock
-
-
-def ca_dir(run_dir: Path) -> Path:
-    """Where a run directory's CA lives (the ALB's listener certificates and SES's STARTTLS come from it)."""
-    return run_dir / "alb" / "tls"
+from harness.core.rundir import RunDir
 
 
 @dataclass(frozen=True)
@@ -34,7 +30,8 @@ class RuntimeContext:
         cls, endpoint_url: str, region: str, run_dir: Path, time_scale: float = 1.0, ca: LocalCA | None = None
     ) -> RuntimeContext:
         run_dir = Path(run_dir)
-        return cls(AwsClients(endpoint_url, region), Clock(time_scale), run_dir, ca or LocalCA(ca_dir(run_dir)))
+        ca = ca or LocalCA(RunDir(run_dir).alb_tls_dir)
+        return cls(AwsClients(endpoint_url, region), Clock(time_scale), run_dir, ca)
 
     @property
     def endpoint_url(self) -> str:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Protocol
 
 from harness.aws.route53.resolver import ensure_alb_ca
 from harness.core.clients import AwsClients
 from harness.core.clock import TIME_SCALE_ENV, Clock
 from harness.core.errors import HarnessError
-from harness.core.rundir import snapshot_paths
+from harness.core.rundir import RunDir
 from harness.emulator.moto_process import MotoServerProcess, moto_ready
 
 
@@ -25,22 +24,19 @@ class MotoBackend:
     """`python -m harness.emulator.moto_server` (moto with the harness's fidelity patches) on a local port."""
 
     def __init__(
-        self, run_dir: Path, state_dir: Path, host: str, port: int, die_with_parent: bool = False,
-        time_scale: float = 1.0,
+        self, run_dir: RunDir, host: str, port: int, die_with_parent: bool = False, time_scale: float = 1.0
     ) -> None:
-        self.state_dir = state_dir
+        self.state_dir = run_dir.moto_dir
         self.server = MotoServerProcess(
-            run_dir,
+            run_dir.root,
             host=host,
             port=port,
-            log_path=state_dir / "moto.log",
+            log_path=run_dir.moto_log,
             env={
-                "HARNESS_SNS_SIGNING_DIR": str(state_dir / "sns-signing"),
+                # SNS delivers https through the ALB data plane, whose CA exists before either starts.
+                **run_dir.emulator_env(ca_bundle=ensure_alb_ca(run_dir.root)),
                 # The patches' timers (SNS delivery retries) run on the stack's clock.
                 TIME_SCALE_ENV: str(Clock(time_scale).time_scale),
-                # SNS delivers https through the ALB data plane, whose CA exists before either starts.
-                "HARNESS_CA_BUNDLE": str(ensure_alb_ca(run_dir)),
-                **{name: str(path) for name, path in snapshot_paths(run_dir).items()},
             },
             die_with_parent=die_with_parent,
         )

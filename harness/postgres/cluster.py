@@ -10,14 +10,13 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import psycopg
 
 from harness.core.errors import HarnessError
 from harness.core.process import ManagedProcess
+from harness.core.rundir import PostgresInfo as PostgresInfo  # the stack.json record, defined with the run directory
 from harness.postgres.binaries import find_postgres_bin_dir
 
 SUPERUSER = "postgres"
@@ -71,19 +70,6 @@ def _usable_by(user: str | None, path: Path) -> bool:
         ["runuser", "-u", user, "--", "test", "-w", str(path)], capture_output=True, check=False
     )
     return probe.returncode == 0
-
-
-@dataclass(frozen=True)
-class PostgresInfo:
-    host: str
-    port: int
-    superuser: str
-    password: str
-    data_dir: str
-
-    def dsn(self, dbname: str = "postgres", user: str | None = None, password: str | None = None) -> str:
-        credentials = f"{quote(user or self.superuser, safe='')}:{quote(password or self.password, safe='')}"
-        return f"postgresql://{credentials}@{self.host}:{self.port}/{quote(dbname, safe='')}"
 
 
 class LocalPostgres:

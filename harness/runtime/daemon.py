@@ -4,7 +4,6 @@ start them in order, publish what runs, stop them in reverse on SIGTERM."""
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import signal
 import threading
@@ -13,20 +12,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from harness.aws.cloudwatch import CloudWatchEmulation
 from harness.aws.ecs import EcsOptions, EcsRunner, ImageResolver
 from harness.aws.elbv2.dataplane import AlbDataPlane
-from harness.aws.rds.binding import RdsBinding
-from harness.aws.route53.resolver import DnsSnapshotPublisher
+from harness.aws.route53.resolver import DnsTruthPublisher
 from harness.aws.ses.inbound import SesInbound
 from harness.aws.sns.confirm import SubscriptionConfirmer
 from harness.aws.sns.trust import sns_trust_overrides
 from harness.core.context import RuntimeContext
+from harness.core.errors import HarnessError
 from harness.core.lifecycle import Components, Readiness
-from harness.core.rundir import RUNTIME_FILE, snapshot_paths
-from harness.core.truth import write_snapshot
+from harness.core.rundir import RunDir, RuntimeInfo, StackState, UnusableState
+from harness.core.truth import AlbTruth, EcsTruth, write_truth
 
 log = logging.getLogger("harness.runtime")
 
@@ -42,14 +40,27 @@ class RuntimeOptions:
     healthy_timeout: float = 180.0
 
 
+def _stack_state(paths: RunDir) -> StackState:
+    """The state `harness up` saved before it started this daemon."""
+    try:
+        state = paths.load_state()
+    except UnusableState as exc:
+        raise HarnessError(f"state file unreadable: {paths.state_file}: {exc.found}",
+                           "the stack starts the data plane: `harness up`") from None
+    if state is None:
+        raise HarnessError(f"no state file at {paths.state_file}", "the stack starts the data plane: `harness up`")
+    return state
+
+
 class Runtime:
     def __init__(self, options: RuntimeOptions) -> None:
         self.options = options
-        state = json.loads((options.run_dir / "stack.json").read_text())
+        self.paths = paths = RunDir(options.run_dir)
+        state = _stack_state(paths)
         self.context = context = RuntimeContext.for_emulator(
-            state["aws_endpoint_url"], state["region"], options.run_dir, time_scale=options.time_scale
+            state.aws_endpoint_url, state.region, options.run_dir, time_scale=options.time_scale
         )
-        self.rds = [RdsBinding(**binding) for binding in state["rds"]]
+        self.rds = state.rds
         self.alb = AlbDataPlane(context)
         self.ses = SesInbound(context, port=options.smtp_port)
         self.ecs = EcsRunner(context, EcsOptions(
@@ -60,11 +71,8 @@ class Runtime:
             environment_overrides=sns_trust_overrides(context.endpoint_url),
             target_health=self.alb.target_state,
         ))
-        self.dns = DnsSnapshotPublisher(
-            context.clients.client("route53"),
-            context.clients.client("elbv2"),
-            self.alb,
-            snapshot_paths(options.run_dir)["HARNESS_DNS_SNAPSHOT"],
+        self.dns = DnsTruthPublisher(
+            context.clients.client("route53"), context.clients.client("elbv2"), self.alb, paths.dns_truth
         )
         self.cloudwatch = CloudWatchEmulation(context, self.alb, self.ecs)
         # Started in this order, each ready before the next; stopped in reverse.
@@ -83,21 +91,20 @@ class Runtime:
         )
         self._stop = threading.Event()
 
-    def describe(self, ready: bool) -> dict[str, Any]:
-        return {
+    def describe(self, ready: bool) -> RuntimeInfo:
+        return RuntimeInfo.of({
             "ready": ready,
             "alb": self.alb.describe(),
             "smtp": {"host": self.ses.host, "port": self.ses.port},
             "ecs": self.ecs.snapshot(),
             "cloudwatch": self.cloudwatch.snapshot(),
-        }
+        })
 
     def publish(self, ready: bool = True) -> None:
         self.dns.publish()
-        paths = snapshot_paths(self.options.run_dir)
-        write_snapshot(paths["HARNESS_ALB_SNAPSHOT"], self.alb.snapshot())
-        write_snapshot(paths["HARNESS_ECS_SNAPSHOT"], self.ecs.snapshot())
-        write_snapshot(self.options.run_dir / RUNTIME_FILE, self.describe(ready))
+        write_truth(self.paths.alb_truth, AlbTruth.of(self.alb.snapshot()))
+        write_truth(self.paths.ecs_truth, EcsTruth.of(self.ecs.snapshot()))
+        self.paths.write_runtime(self.describe(ready))
 
     def run(self) -> None:
         self.components.start(on_ready=self._publish_progress)
@@ -140,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         runtime.run()
     except Exception as exc:
         log.exception("the runtime failed")
-        write_snapshot(args.run_dir / RUNTIME_FILE, {"ready": False, "failed": True, "error": str(exc)})
+        RunDir(args.run_dir).write_runtime(RuntimeInfo(ready=False, failed=True, error=str(exc)))
         return 1
     finally:
         runtime.stop()

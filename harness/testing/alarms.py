@@ -148,7 +148,7 @@ class AlarmWatch:
     def period(self, alarm: dict[str, Any] | None = None) -> float:
         """Real seconds one period of `alarm` (default 60 s) lasts on the stack's scaled clock."""
         self.stack.refresh()
-        scale = float((self.stack.runtime.get("cloudwatch") or {}).get("time_scale") or 1.0)
+        scale = self.stack.runtime.cloudwatch.time_scale if self.stack.runtime.cloudwatch else 1.0
         return max(1.0, float((alarm or {}).get("Period", 60)) / scale)
 
     def history(self, name: str, since: dt.datetime) -> list[dict[str, Any]]:
@@ -159,11 +159,15 @@ class AlarmWatch:
     def diagnosis(self, name: str) -> dict[str, Any]:
         """What to show when a wait fails: the alarm, the evaluator's view, the emulation's health."""
         self.stack.refresh()
-        cloudwatch = self.stack.runtime.get("cloudwatch") or {"missing": "the runtime publishes no cloudwatch state"}
+        cloudwatch = self.stack.runtime.cloudwatch
+        emulation: dict[str, Any] = {"missing": "the runtime publishes no cloudwatch state"}
+        if cloudwatch is not None:
+            emulation = {"running": cloudwatch.running, "last_publish": cloudwatch.last_publish,
+                         "errors": cloudwatch.errors, "notes": cloudwatch.notes}
         return {
             "alarm": self.state(name),
-            "evaluator": (cloudwatch.get("alarms") or {}).get(name),
-            "emulation": {k: cloudwatch.get(k) for k in ("running", "last_publish", "errors", "notes")},
+            "evaluator": cloudwatch.alarms.get(name) if cloudwatch else None,
+            "emulation": emulation,
             "received": [(m["AlarmName"], m["NewStateValue"]) for m in _alarm_messages(self._from_queue)][-6:],
         }
 
@@ -256,7 +260,7 @@ class AlarmWatch:
 
     def _pager_endpoint(self) -> PagerEndpoint:
         if self._pager is None:
-            self._pager = PagerEndpoint(LocalCA(self.stack.run_dir / "alb" / "tls"))
+            self._pager = PagerEndpoint(LocalCA(self.stack.paths.alb_tls_dir))
         return self._pager
 
     def _drain_queue(self) -> None:

@@ -20,9 +20,9 @@ from harness.testing.handle import StackHandle
 def service_tasks(handle: StackHandle, service_name: str) -> list[dict[str, Any]]:
     """Every task (running or stopped) the ECS runner publishes for `service_name`, freshly read."""
     handle.refresh()
-    for service in handle.runtime.get("ecs", {}).get("services", {}).values():
-        if service["serviceName"] == service_name:
-            return list(service["tasks"])
+    service = handle.runtime.ecs.service_named(service_name) if handle.runtime.ecs else None
+    if service is not None:
+        return list(service.tasks)
     raise HarnessError(f"no ECS service named {service_name} runs here", "see `harness status` for the services")
 
 

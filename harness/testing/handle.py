@@ -20,15 +20,16 @@ from harness.aws.ecs.secrets import SecretResolver, parse_value_from
 from harness.core.clients import AwsClients
 from harness.core.config import HarnessSettings
 from harness.core.errors import HarnessError
-from harness.runtime.process import read_runtime
-from harness.stack import Stack, StackState
+from harness.core.rundir import AlbInfo, AlbListenerInfo, RunDir, RuntimeInfo, StackState
+from harness.stack import Stack
 
 
 class StackHandle:
-    def __init__(self, state: StackState, runtime: dict[str, Any], run_dir: Path) -> None:
+    def __init__(self, state: StackState, runtime: RuntimeInfo, run_dir: Path) -> None:
         self.state = state
         self.runtime = runtime
         self.run_dir = run_dir
+        self.paths = RunDir(run_dir)
         self.aws = AwsClients(state.aws_endpoint_url, state.region)
 
     @classmethod
@@ -36,19 +37,20 @@ class StackHandle:
         stack = Stack(settings)
         state = stack.load_state()
         if state is None or not stack.healthy(state):
+            stack.paths.read_runtime()  # the data plane of another harness is a RunDirFileError that says so
             raise HarnessError("no local cloud is running here", "start one with `harness up`")
-        return cls(state, read_runtime(stack.run_dir) or {}, stack.run_dir)
+        return cls(state, stack.paths.read_runtime() or RuntimeInfo(ready=False), stack.run_dir)
 
     def refresh(self) -> None:
-        self.runtime = read_runtime(self.run_dir) or self.runtime
+        self.runtime = self.paths.read_runtime() or self.runtime
 
     # -- SES inbound -------------------------------------------------------------------------------
     @property
     def smtp(self) -> tuple[str, int]:
-        smtp = self.runtime.get("smtp")
-        if not smtp:
+        smtp = self.runtime.smtp
+        if smtp is None:
             raise HarnessError("the data plane publishes no SMTP endpoint", "is the runtime running? `harness up`")
-        return str(smtp["host"]), int(smtp["port"])
+        return smtp.host, smtp.port
 
     @functools.cached_property
     def mail_domains(self) -> list[str]:
@@ -67,26 +69,32 @@ class StackHandle:
 
     def ses_traces(self) -> list[dict[str, Any]]:
         """What SES inbound did with each accepted mail (rules, actions, S3 keys), oldest first."""
-        path = self.run_dir / "ses" / "traces.jsonl"
+        path = self.paths.ses_traces
         if not path.exists():
             return []
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
     # -- the API behind the ALB ----------------------------------------------------------------------
-    def listener(self, port: int) -> dict[str, Any]:
-        for listener in self.runtime.get("alb", {}).get("listeners", []):
-            if int(listener["port"]) == port:
-                return dict(listener)
+    @property
+    def alb(self) -> AlbInfo:
+        if self.runtime.alb is None:
+            raise HarnessError("the data plane publishes no ALB", "is the runtime running? `harness up`")
+        return self.runtime.alb
+
+    def listener(self, port: int) -> AlbListenerInfo:
+        for listener in self.alb.listeners:
+            if listener.port == port:
+                return listener
         raise HarnessError(f"no ALB listener on port {port}", "check the Terraform's aws_lb_listener resources")
 
     @property
     def ca_bundle(self) -> str:
-        return str(self.runtime["alb"]["ca_bundle"])
+        return self.alb.ca_bundle
 
     def https(self, **kwargs: Any) -> httpx.Client:
         """A client for the ALB's :443 listener that verifies TLS against the harness CA."""
         verify = ssl.create_default_context(cafile=self.ca_bundle)
-        return httpx.Client(**{"base_url": self.listener(443)["local_url"], "verify": verify, "timeout": 30, **kwargs})
+        return httpx.Client(**{"base_url": self.listener(443).local_url, "verify": verify, "timeout": 30, **kwargs})
 
     def container_secret(self, name: str) -> str:
         """The value ECS would inject as `name` into a service's container (first service that declares it)."""
@@ -114,7 +122,7 @@ class StackHandle:
         if not self.state.rds:
             raise HarnessError("the Terraform declares no RDS PostgreSQL instance", "nothing to connect to")
         binding = self.state.rds[0]
-        secret = self.aws.client("secretsmanager").get_secret_value(SecretId=binding["master_secret_arn"])
+        secret = self.aws.client("secretsmanager").get_secret_value(SecretId=binding.master_secret_arn)
         credentials = json.loads(secret["SecretString"])
-        return psycopg.connect(host=binding["host"], port=binding["port"], dbname=binding["dbname"],
+        return psycopg.connect(host=binding.host, port=binding.port, dbname=binding.dbname,
                                user=credentials["username"], password=credentials["password"], autocommit=True)

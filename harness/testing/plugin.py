@@ -200,7 +200,7 @@ def alarms(stack: StackHandle) -> Iterator[AlarmWatch]:
     """The stack's CloudWatch alarms; `watch(name)` subscribes an SQS queue and an HTTPS endpoint to the
     topics an alarm notifies, `wait_notification(...)` returns what both received. Unsubscribed at the end."""
     stack.refresh()
-    if "cloudwatch" not in stack.runtime:
+    if stack.runtime.cloudwatch is None:
         pytest.skip("this stack's runtime runs no CloudWatch emulation (a stack from an older harness?): "
                     "`harness down` and boot again")
     watch = AlarmWatch(stack, _eventually)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from harness.core.rundir import RunDir
 from harness.testing.handle import StackHandle
 
 TAIL_LINES = 20
@@ -64,8 +65,7 @@ def read_json_lines(path: Path) -> Iterable[dict[str, Any]]:
 
 def _task_logs(run_dir: Path) -> list[Path]:
     """Every container log of every ECS task the runner started, newest first."""
-    logs = [p for p in (run_dir / "ecs" / "tasks").glob("*/*.log") if p.is_file()]
-    return sorted(logs, key=lambda p: p.stat().st_mtime, reverse=True)
+    return sorted(RunDir(run_dir).task_logs(), key=lambda p: p.stat().st_mtime, reverse=True)
 
 
 def _task_labels(handle: StackHandle) -> dict[str, str]:
@@ -73,12 +73,13 @@ def _task_labels(handle: StackHandle) -> dict[str, str]:
     labels: dict[str, str] = {}
     try:
         handle.refresh()
-        for service in handle.runtime.get("ecs", {}).get("services", {}).values():
-            for task in service.get("tasks", []):
+        services = handle.runtime.ecs.services.values() if handle.runtime.ecs else ()
+        for service in services:
+            for task in service.tasks:
                 task_id = str(task.get("taskArn", "")).rsplit("/", 1)[-1]
-                labels[task_id] = f"{service.get('serviceName', '?')} {task.get('lastStatus', '?')}"
+                labels[task_id] = f"{service.serviceName} {task.get('lastStatus', '?')}"
     except Exception as exc:  # the runtime may be the thing that broke
-        labels["?"] = f"(runtime snapshot unreadable: {type(exc).__name__}: {exc})"
+        labels["?"] = f"(runtime.json unreadable: {type(exc).__name__}: {exc})"
     return labels
 
 
@@ -86,7 +87,7 @@ def _worker_deliveries(run_dir: Path) -> dict[str, dict[str, _Delivery]]:
     """s3 key → SQS message id → what the worker logged for it, in log order."""
     entries = [
         entry
-        for path in (run_dir / "ecs" / "tasks").glob("*/*.log")
+        for path in RunDir(run_dir).task_logs()
         for entry in read_json_lines(path)
         if entry.get("s3_key") and entry.get("sqs_message_id")
     ]
@@ -240,7 +241,7 @@ def failure_report(handle: StackHandle, mails: Sequence[SentMail], tail_lines: i
         out.append(f"-- {labels.get(task_id, 'stopped/unknown task')} {task_id} {path.name}")
         out.extend(f"   {line}" for line in _tail(path, tail_lines))
     if len(logs) > MAX_TASKS:
-        out.append(f"({len(logs) - MAX_TASKS} older task logs under {handle.run_dir / 'ecs' / 'tasks'})")
+        out.append(f"({len(logs) - MAX_TASKS} older task logs under {handle.paths.task_logs_dir})")
     if not logs:
-        out.append(f"(no task logs under {handle.run_dir / 'ecs' / 'tasks'})")
+        out.append(f"(no task logs under {handle.paths.task_logs_dir})")
     return "\n".join(out)

@@ -213,11 +213,11 @@ def test_ecs_services_and_task_definitions(aws: AwsClients, outputs: dict[str, A
 def test_rds_instance_is_bound_to_the_real_postgres(aws: AwsClients, booted: tuple[Stack, StackState],
                                                      outputs: dict[str, Any]) -> None:
     [binding] = booted[1].rds
-    assert binding["identifier"] == outputs["db_instance_identifier"]
-    assert binding["emulated_host"] == outputs["db_address"]
+    assert binding.identifier == outputs["db_instance_identifier"]
+    assert binding.emulated_host == outputs["db_address"]
     secret = json.loads(aws.client("secretsmanager").get_secret_value(
         SecretId=outputs["db_master_user_secret_arn"])["SecretString"])
-    with psycopg.connect(host=binding["host"], port=binding["port"], dbname=outputs["db_name"],
+    with psycopg.connect(host=binding.host, port=binding.port, dbname=outputs["db_name"],
                          user=secret["username"], password=secret["password"], connect_timeout=5) as conn:
         assert conn.execute("select current_user, current_database()").fetchone() == (
             secret["username"], outputs["db_name"])

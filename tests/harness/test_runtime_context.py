@@ -100,7 +100,7 @@ def test_every_data_plane_component_follows_the_one_lifecycle(tmp_path) -> None:
     from harness.aws.cloudwatch import CloudWatchEmulation
     from harness.aws.ecs import EcsRunner
     from harness.aws.elbv2 import AlbDataPlane
-    from harness.aws.route53.resolver import DnsSnapshotPublisher
+    from harness.aws.route53.resolver import DnsTruthPublisher
     from harness.aws.ses import SesInbound
     from harness.aws.sns.confirm import SubscriptionConfirmer
 
@@ -109,7 +109,7 @@ def test_every_data_plane_component_follows_the_one_lifecycle(tmp_path) -> None:
     ecs = EcsRunner(context)
     parts = [
         alb,
-        DnsSnapshotPublisher(context.clients.client("route53"), context.clients.client("elbv2"), alb, tmp_path / "d"),
+        DnsTruthPublisher(context.clients.client("route53"), context.clients.client("elbv2"), alb, tmp_path / "d"),
         SesInbound(context),
         ecs,
         SubscriptionConfirmer(context.clients.client("sns"), dict),

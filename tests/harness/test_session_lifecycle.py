@@ -22,7 +22,8 @@ import pytest
 from harness.core.config import HarnessSettings
 from harness.core.process import ManagedProcess
 from harness.core.reaper import processes_of, reap
-from harness.stack import STATE_FILE, Stack
+from harness.core.rundir import RunDir
+from harness.stack import Stack
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -105,11 +106,11 @@ def project(tmp_path: Path) -> Iterator[Path]:
 def wait_until_gone(run_dir: Path) -> None:
     """Within BOUND seconds no process carries `run_dir`'s marker and its state file is gone."""
     deadline = time.monotonic() + BOUND
-    while (processes_of(run_dir) or (run_dir / STATE_FILE).exists()) and time.monotonic() < deadline:
+    while (processes_of(run_dir) or RunDir(run_dir).state_file.exists()) and time.monotonic() < deadline:
         time.sleep(0.2)
     left = [" ".join(p.cmdline()[:3]) for p in processes_of(run_dir)]
     assert left == [], f"still running {BOUND:.0f}s after the session died: {left}"
-    assert not (run_dir / STATE_FILE).exists(), "the dead session's state file is still there"
+    assert not RunDir(run_dir).state_file.exists(), "the dead session's state file is still there"
 
 
 def foreign_process(directory: Path) -> ManagedProcess:
@@ -129,7 +130,7 @@ def test_a_session_killed_during_boot_leaves_nothing(project: Path) -> None:
     session = Session(project, HOLDS_THE_STACK, run_dir, "boot")
     try:
         # The emulator and PostgreSQL run, Terraform is next: the boot is well under way.
-        session.wait_for(lambda: (run_dir / STATE_FILE).exists(), "state file")
+        session.wait_for(lambda: RunDir(run_dir).state_file.exists(), "state file")
         assert processes_of(run_dir)
         session.popen.send_signal(signal.SIGKILL)  # no cleanup code of the session runs
         session.popen.wait(30)
@@ -220,7 +221,7 @@ def test_ctrl_c_during_a_test_is_an_interruption_and_stops_the_stack(project: Pa
         assert "KeyboardInterrupt" in output
         assert "failed" not in output and "leak" not in output, output
         assert processes_of(run_dir) == []
-        assert not (run_dir / STATE_FILE).exists()
+        assert not RunDir(run_dir).state_file.exists()
     finally:
         session.kill_group()
         if other is not None:
@@ -282,7 +283,7 @@ def test_harness_keep_leaves_the_stack_running_for_the_next_session(project: Pat
         names = [" ".join(p.cmdline()[:3]) for p in processes_of(run_dir)]
         assert any("harness.emulator.moto_server" in name for name in names)
         assert not any("harness.testing.guardian" in name for name in names)  # disarmed: it exited without reaping
-        assert (run_dir / STATE_FILE).exists()
+        assert RunDir(run_dir).state_file.exists()
     finally:
         kept.kill_group()
 
@@ -290,6 +291,6 @@ def test_harness_keep_leaves_the_stack_running_for_the_next_session(project: Pat
     try:
         assert reuser.finish() == 0, reuser.text()
         assert reuser.probe.read_text() == kept.probe.read_text()  # adopted: it was kept and is healthy
-        assert (run_dir / STATE_FILE).exists()  # and not stopped: it was running before this session
+        assert RunDir(run_dir).state_file.exists()  # and not stopped: it was running before this session
     finally:
         reuser.kill_group()

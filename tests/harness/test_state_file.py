@@ -20,7 +20,8 @@ from harness.cli import app
 from harness.core.config import HarnessSettings
 from harness.core.errors import NewerStateFileError, StateFileError
 from harness.core.reaper import marker_env, processes_of
-from harness.stack import STATE_FILE, Stack
+from harness.core.rundir import STATE_FORMAT, RunDir
+from harness.stack import Stack
 
 DATA = Path(__file__).parent / "data"
 HARNESS = Path(sys.executable).parent / "harness"
@@ -29,7 +30,7 @@ VALID = {
     "fingerprint": "f", "backend": "moto", "aws_endpoint_url": "http://127.0.0.1:1", "region": "us-east-1",
     "postgres": {"host": "127.0.0.1", "port": 1, "superuser": "postgres", "password": "p", "data_dir": "/d"},
     "rds": [], "outputs": {}, "detached": True, "owner_pid": 1, "booted_at": 0.0, "timings": {},
-    "runtime": True, "harness_version": __version__,
+    "runtime": True, "harness_version": __version__, "format": STATE_FORMAT,
 }
 
 
@@ -59,6 +60,11 @@ CORRUPTIONS = {
     "someone else's JSON": (_write({"name": "x"}),
                             "not a harness state file (unknown fields name, no harness_version)"),
     "postgres without port": (_write({**VALID, "postgres": {"host": "127.0.0.1"}}), "field postgres"),
+    "older format": (_write({k: v for k, v in VALID.items() if k != "format"}),
+                     f"written by an older harness (version {__version__}, format none); this one reads format 1"),
+    "newer format": (_write({**VALID, "format": STATE_FORMAT + 1}),
+                     f"written by a newer harness (version {__version__}; unknown to this one: format 2)"),
+    "format not a number": (_write({**VALID, "format": "1"}), "format '1'"),
 }
 
 
@@ -77,16 +83,16 @@ def _stack(run_dir: Path) -> Stack:
 @pytest.mark.parametrize("name", sorted(CORRUPTIONS))
 def test_load_state_says_what_it_found(run_dir: Path, name: str) -> None:
     write, found = CORRUPTIONS[name]
-    write(run_dir / STATE_FILE)
+    write(RunDir(run_dir).state_file)
     with pytest.raises(StateFileError) as caught:
         _stack(run_dir).load_state()
-    assert caught.value.problem.startswith(f"state file unreadable: {run_dir / STATE_FILE}: ")
+    assert caught.value.problem.startswith(f"state file unreadable: {RunDir(run_dir).state_file}: ")
     assert found in caught.value.found
     assert "`harness down`" in (caught.value.fix or "")
 
 
 def test_a_newer_harness_is_named_with_its_version(run_dir: Path) -> None:
-    _write({**VALID, "harness_version": "9.0.0", "guardian": {"pid": 1}})(run_dir / STATE_FILE)
+    _write({**VALID, "harness_version": "9.0.0", "guardian": {"pid": 1}})(RunDir(run_dir).state_file)
     with pytest.raises(NewerStateFileError) as caught:
         _stack(run_dir).load_state()
     assert caught.value.version == "9.0.0" and caught.value.unknown == ["guardian"]
@@ -100,7 +106,7 @@ def test_no_state_file_is_no_stack(run_dir: Path) -> None:
 @pytest.mark.parametrize("name", sorted(CORRUPTIONS))
 def test_commands_print_one_error_and_the_fix(run_dir: Path, command: str, name: str) -> None:
     write, found = CORRUPTIONS[name]
-    write(run_dir / STATE_FILE)
+    write(RunDir(run_dir).state_file)
     result = CliRunner().invoke(app, [command, "--run-dir", str(run_dir)])
     assert result.exit_code == 1
     assert isinstance(result.exception, SystemExit)  # no exception escaped: no traceback
@@ -126,7 +132,7 @@ def test_up_refuses_to_replace_live_processes_it_cannot_see(
     run_dir: Path, live_process: psutil.Process, name: str
 ) -> None:
     write, found = CORRUPTIONS[name]
-    write(run_dir / STATE_FILE)
+    write(RunDir(run_dir).state_file)
     result = subprocess.run([str(HARNESS), "up", "--run-dir", str(run_dir), "--terraform-dir",
                              str(DATA / "tiny_tf")], capture_output=True, text=True, timeout=120)
     assert result.returncode == 1, result.stderr
@@ -141,19 +147,19 @@ def test_up_refuses_to_replace_live_processes_it_cannot_see(
 def test_down_stops_the_processes_whatever_the_state_holds(
     run_dir: Path, live_process: psutil.Process, name: str
 ) -> None:
-    CORRUPTIONS[name][0](run_dir / STATE_FILE)
+    CORRUPTIONS[name][0](RunDir(run_dir).state_file)
     result = subprocess.run([str(HARNESS), "down", "--run-dir", str(run_dir)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "stopped 1 process(es)" in result.stderr
-    assert not (run_dir / STATE_FILE).exists()
+    assert not (RunDir(run_dir).state_file).exists()
     assert processes_of(run_dir) == []
 
 
 def test_up_boots_over_an_unreadable_state_when_nothing_runs(run_dir: Path) -> None:
     """No process of the run directory is alive, so nothing can be lost: up proceeds (it fails on the
     missing terraform here, which is checked before anything starts)."""
-    CORRUPTIONS["directory"][0](run_dir / STATE_FILE)
+    CORRUPTIONS["directory"][0](RunDir(run_dir).state_file)
     settings = HarnessSettings(project_dir=run_dir.parent, run_dir=run_dir, terraform_dir=DATA / "tiny_tf",
                                terraform="terraform-that-does-not-exist")
     result = CliRunner().invoke(app, ["up", "--run-dir", str(run_dir)], env={
@@ -174,8 +180,8 @@ def test_a_truncated_state_file_does_not_cost_the_running_stack(tmp_path: Path) 
                                 text=True, timeout=600, cwd=tmp_path)
         assert booted.returncode == 0, booted.stderr
         before = {proc.pid for proc in processes_of(run_dir)}
-        state = (run_dir / STATE_FILE).read_text()
-        (run_dir / STATE_FILE).write_text(state[: len(state) // 2])
+        state = (RunDir(run_dir).state_file).read_text()
+        (RunDir(run_dir).state_file).write_text(state[: len(state) // 2])
 
         status = subprocess.run([*base, "status", *dirs], capture_output=True, text=True, timeout=120)
         assert status.returncode == 1 and "state file unreadable" in status.stderr

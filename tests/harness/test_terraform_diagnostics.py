@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from harness.core.errors import HarnessError
 from harness.core.ports import free_port
+from harness.core.rundir import RunDir
 from harness.emulator.backend import MotoBackend
 from harness.terraform.runner import TerraformRunner, error_summary, render_diagnostic
 
@@ -49,7 +50,7 @@ def test_text_errors_keep_address_place_and_detail() -> None:
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoBackend]:
     run = tmp_path_factory.mktemp("moto-run")
-    backend = MotoBackend(run, run / "moto", "127.0.0.1", free_port())
+    backend = MotoBackend(RunDir(run), "127.0.0.1", free_port())
     backend.start(timeout=60)
     try:
         yield backend

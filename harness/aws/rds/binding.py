@@ -8,29 +8,13 @@ mapping emulated endpoint → real endpoint is what the ECS runner uses to rewri
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from psycopg import sql
 
 from harness.core.clients import AwsClients
+from harness.core.rundir import RdsBinding as RdsBinding  # the stack.json record, defined with the run directory
 from harness.postgres.cluster import LocalPostgres
-
-
-@dataclass(frozen=True)
-class RdsBinding:
-    identifier: str
-    emulated_host: str
-    emulated_port: int
-    host: str
-    port: int
-    dbname: str
-    username: str
-    master_secret_arn: str | None
-    password_known: bool
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _postgres_instances(clients: AwsClients) -> list[dict[str, Any]]:

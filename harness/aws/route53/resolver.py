@@ -13,9 +13,10 @@ name. Private zones are left out: SNS resolves endpoints on the public internet.
 (``*.example.com``, stored by Route53 as ``\\052.example.com.``) match any deeper name, the most
 specific one winning (``lookup``).
 
-The runtime daemon writes the map as JSON (``write_dns_snapshot``, ``DnsSnapshotPublisher``) to the file
-named by ``HARNESS_DNS_SNAPSHOT``; the moto process reads it (``DnsSnapshotReader``) to deliver SNS
-http/https notifications to the local listener with the original Host header and TLS server name.
+The runtime daemon writes the map as a ``DnsTruth`` file (``write_dns_truth``, ``DnsTruthPublisher``) to
+the run directory's ``dns_truth``, named to the moto process by ``DNS_TRUTH_ENV``; the moto process reads it
+(``DnsTruthReader``) to deliver SNS http/https notifications to the local listener with the original
+Host header and TLS server name.
 
 Light module: imports nothing from moto or boto3 at import time (the emulator side imports it too).
 """
@@ -33,17 +34,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from harness.core.truth import SnapshotReader, write_snapshot
+from harness.core.rundir import CA_BUNDLE_ENV, DNS_TRUTH_ENV, RunDir
+from harness.core.truth import DnsTruth, TruthReader, write_truth
 
 if TYPE_CHECKING:
     from harness.aws.elbv2.dataplane import AlbDataPlane
 
 __all__ = [
     "CA_BUNDLE_ENV",
-    "DNS_SNAPSHOT_ENV",
+    "DNS_TRUTH_ENV",
     "DnsMap",
-    "DnsSnapshotPublisher",
-    "DnsSnapshotReader",
+    "DnsTruthPublisher",
+    "DnsTruthReader",
     "Route",
     "alb_ca_bundle",
     "dns_map",
@@ -51,11 +53,9 @@ __all__ = [
     "lookup",
     "read_dns_map",
     "resolve_url",
-    "write_dns_snapshot",
+    "write_dns_truth",
 ]
 
-DNS_SNAPSHOT_ENV = "HARNESS_DNS_SNAPSHOT"
-CA_BUNDLE_ENV = "HARNESS_CA_BUNDLE"
 DEFAULT_PORTS = {"http": 80, "https": 443}
 ALIAS_TYPES = frozenset({"A", "AAAA"})
 
@@ -201,58 +201,35 @@ def resolve_url(mapping: Mapping[str, Mapping[int, str]], url: str) -> Route | N
 
 
 # --------------------------------------------------------------------------------------------------
-# The snapshot file
+# The truth file
 
 
-def to_json(mapping: Mapping[str, Mapping[int, str]]) -> dict[str, dict[str, str]]:
-    return {host: {str(port): address for port, address in ports.items()} for host, ports in mapping.items()}
+def write_dns_truth(path: Path | str, mapping: Mapping[str, Mapping[int, str]]) -> None:
+    """Write the map as a DnsTruth file atomically (a reader sees the old or the new file, never half of one)."""
+    write_truth(path, DnsTruth(hosts={host: dict(ports) for host, ports in mapping.items()}))
 
 
-def from_json(data: Any) -> DnsMap:
-    """Parse the snapshot's JSON object; entries that are not hostname -> {port: "host:port"} are skipped."""
-    result: DnsMap = {}
-    if not isinstance(data, dict):
-        return result
-    for host, ports in data.items():
-        if not isinstance(host, str) or not isinstance(ports, dict):
-            continue
-        entry: dict[int, str] = {}
-        for port, address in ports.items():
-            try:
-                number = int(port)
-            except (TypeError, ValueError):
-                continue
-            if isinstance(address, str) and address:
-                entry[number] = address
-        result[normalize_name(host)] = entry
-    return result
-
-
-def write_dns_snapshot(path: Path | str, mapping: Mapping[str, Mapping[int, str]]) -> None:
-    """Write the map as JSON atomically (a reader sees the old or the new file, never half of one)."""
-    write_snapshot(path, to_json(mapping))
-
-
-class DnsSnapshotReader:
-    """The map in the file named by ``$HARNESS_DNS_SNAPSHOT``, re-read only when the file changes.
+class DnsTruthReader:
+    """The map in the file named by ``$HARNESS_DNS_TRUTH`` (`env_var`), re-read only when the file changes.
 
     ``read()`` gives {} when the variable is unset, the file is missing or unreadable (plain DNS then).
     The variable is looked up on every call. Thread-safe.
     """
 
-    def __init__(self, env_var: str = DNS_SNAPSHOT_ENV) -> None:
+    def __init__(self, env_var: str = DNS_TRUTH_ENV) -> None:
         self.env_var = env_var
-        self._snapshot = SnapshotReader(env_var)
+        self._truth = TruthReader(env_var, DnsTruth)
         self._lock = threading.Lock()
-        self._source: dict[str, Any] | None = None
+        self._source: DnsTruth | None = None
         self._map: DnsMap = {}
 
     def read(self) -> DnsMap:
-        data = self._snapshot.read()  # the same object until the file changes
+        truth = self._truth.read()  # the same object until the file changes
         with self._lock:
-            if data is not self._source:
-                self._map = from_json(data) if data is not None else {}
-                self._source = data
+            if truth is not self._source:
+                hosts = truth.hosts if truth is not None else {}
+                self._map = {normalize_name(host): dict(ports) for host, ports in hosts.items()}
+                self._source = truth
             return self._map
 
 
@@ -282,8 +259,8 @@ def read_dns_map(route53: Any, elbv2: Any, alb: AlbDataPlane) -> DnsMap:
     return dns_map(_public_zone_records(route53), load_balancers, alb.listeners())
 
 
-class DnsSnapshotPublisher:
-    """Keeps the DNS snapshot file current from the runtime daemon's publish loop.
+class DnsTruthPublisher:
+    """Keeps the DNS truth file current from the runtime daemon's publish loop.
 
     ``publish()`` re-reads Route53 and the load balancers at most every `min_interval` seconds (``force``
     skips the wait) and rewrites the file only when the map changed. Returns the current map.
@@ -308,7 +285,7 @@ class DnsSnapshotPublisher:
         mapping = read_dns_map(self.route53, self.elbv2, self.alb)
         self._last_read = time.monotonic()
         if mapping != self._written or not self.path.exists():
-            write_dns_snapshot(self.path, mapping)
+            write_dns_truth(self.path, mapping)
             if mapping != self._written:
                 log.info("DNS as the local cloud sees it: %s", {h: p for h, p in mapping.items()})
             self._written = mapping
@@ -329,10 +306,10 @@ class DnsSnapshotPublisher:
 
 
 def alb_ca_bundle(run_dir: Path) -> Path:
-    """The ALB data plane's CA certificate for a run directory (``AlbDataPlane(state_dir=run_dir / "alb")``)."""
+    """The ALB data plane's CA certificate for a run directory (``AlbDataPlane(state_dir=RunDir.alb_dir)``)."""
     from harness.core.ca import LocalCA
 
-    return LocalCA(run_dir / "alb" / "tls").cert_path
+    return LocalCA(RunDir(run_dir).alb_tls_dir).cert_path
 
 
 def ensure_alb_ca(run_dir: Path) -> Path:
@@ -343,6 +320,5 @@ def ensure_alb_ca(run_dir: Path) -> Path:
     emulator (``HARNESS_CA_BUNDLE``) before the ALB exists.
     """
     from harness.core.ca import LocalCA
-    from harness.core.context import ca_dir
 
-    return LocalCA(ca_dir(run_dir)).ensure().cert_path
+    return LocalCA(RunDir(run_dir).alb_tls_dir).ensure().cert_path

@@ -27,8 +27,9 @@ from typing import Any
 
 import httpx
 
-from harness.aws.route53.resolver import CA_BUNDLE_ENV, DnsSnapshotReader, Route, resolve_url
+from harness.aws.route53.resolver import DnsTruthReader, Route, resolve_url
 from harness.core.clock import REAL_TIME, Clock
+from harness.core.rundir import CA_BUNDLE_ENV
 
 log = logging.getLogger("harness.aws.sns.delivery")
 
@@ -82,7 +83,7 @@ class Deliverer:
         self._ready: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
         self._client: httpx.Client | None = None
         self._started = False
-        self._dns = DnsSnapshotReader()
+        self._dns = DnsTruthReader()
         self._routed_clients: dict[str, tuple[tuple[str, int, int] | None, httpx.Client]] = {}
         self._routed_lock = threading.Lock()
 

@@ -21,6 +21,8 @@ from harness.aws.elbv2 import AlbDataPlane, Reason, State
 from harness.core.context import RuntimeContext
 from harness.core.errors import HarnessError
 from harness.core.ports import free_port
+from harness.core.rundir import RuntimeInfo
+from harness.core.truth import AlbTruth
 from tests.harness.alb.backends import Backend
 from tests.harness.alb.conftest import CERT_DOMAIN, CERT_SAN, REGION, AlbEnv
 from tests.raw_http import RawResponse, exchange, request_bytes
@@ -304,6 +306,11 @@ def test_snapshot_and_describe_are_plain_json(env: AlbEnv, plane: AlbDataPlane) 
         ("HTTPS", f"https://{env.dns_name}:443"),
     }
     assert described["ca_bundle"] == str(plane.ca_bundle_path)
+    info = RuntimeInfo.of({"ready": True, "alb": described}).alb  # as runtime.json holds it
+    assert info is not None and {listener.port for listener in info.listeners} == {80, 443}
+    truth = AlbTruth.of(snapshot)  # as the daemon publishes it
+    assert {(r.id, r.port, r.state) for r in truth.rows(env.api_tg)} == {
+        (t["id"], t["port"], t["state"]) for t in snapshot[env.api_tg]}
 
 
 def test_metrics_count_requests_by_origin(env: AlbEnv, plane: AlbDataPlane) -> None:

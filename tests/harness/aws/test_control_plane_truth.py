@@ -1,10 +1,10 @@
 """Patches elbv2-target-health-truth and ecs-tasks-truth: the emulator tells the data plane's truth.
 
 Both moto servers here are real `python -m harness.emulator.moto_server` subprocesses (patched, and stock
-`--no-patches` for the strict-xfail variants), started with HARNESS_ALB_SNAPSHOT/HARNESS_ECS_SNAPSHOT
+`--no-patches` for the strict-xfail variants), started with HARNESS_ALB_TRUTH/HARNESS_ECS_TRUTH
 naming files in a temporary directory. Each test writes those files as the data plane would
-(`write_snapshot` of the shapes the real producers make: `TargetHealth.to_json()` rows as in
-`AlbDataPlane.snapshot()`, and `EcsRunner.snapshot()` over real `Task` records) and reads the answer back
+(`write_truth` of the shapes the real producers make, parsed as the daemon parses them: `TargetHealth.to_json()`
+rows as in `AlbDataPlane.snapshot()`, and `EcsRunner.snapshot()` over real `Task` records) and reads the answer back
 through boto3. The files are shared by the module's tests: each test writes (or deletes) what it needs.
 """
 
@@ -25,23 +25,25 @@ from harness.aws.ecs.model import Service
 from harness.aws.ecs.runner import EcsRunner
 from harness.aws.ecs.tasks import StopCode, Task, TaskStatus, new_task_id, task_arn
 from harness.aws.elbv2.health import DESCRIPTIONS, Reason, State, TargetHealth
-from harness.core.truth import ALB_SNAPSHOT_ENV, ECS_SNAPSHOT_ENV, SnapshotReader, write_snapshot
+from harness.core.jsonfile import write_json_atomically
+from harness.core.rundir import ALB_TRUTH_ENV, ECS_TRUTH_ENV
+from harness.core.truth import AlbTruth, DnsTruth, EcsTruth, TruthReader, write_truth
 from harness.emulator.moto_process import MotoServerProcess
 from tests.harness.aws.support import Aws, stock_fails, unique
 
 
 @pytest.fixture(scope="module")
-def snapshot_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    directory = tmp_path_factory.mktemp("snapshots")
+def truth_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    directory = tmp_path_factory.mktemp("truth")
     return {"run": directory, "alb": directory / "alb.json", "ecs": directory / "ecs.json"}
 
 
 @pytest.fixture(scope="module")
-def servers(snapshot_files: dict[str, Path]) -> Iterator[dict[str, MotoServerProcess]]:
+def servers(truth_files: dict[str, Path]) -> Iterator[dict[str, MotoServerProcess]]:
     patch_env = {key for patch in patches.discover().values() for key in patch.env}
     env = {key: value for key, value in os.environ.items() if key not in patch_env}
-    env |= {ALB_SNAPSHOT_ENV: str(snapshot_files["alb"]), ECS_SNAPSHOT_ENV: str(snapshot_files["ecs"])}
-    run_dir = snapshot_files["run"]
+    env |= {ALB_TRUTH_ENV: str(truth_files["alb"]), ECS_TRUTH_ENV: str(truth_files["ecs"])}
+    run_dir = truth_files["run"]
     started = {
         "patched": MotoServerProcess(run_dir, env=env, inherit_env=False),
         "stock": MotoServerProcess(run_dir, no_patches=True, env=env, inherit_env=False),
@@ -76,13 +78,13 @@ def server(request: pytest.FixtureRequest, servers: dict[str, MotoServerProcess]
 
 
 @pytest.fixture
-def alb_file(snapshot_files: dict[str, Path]) -> Path:
-    return snapshot_files["alb"]
+def alb_file(truth_files: dict[str, Path]) -> Path:
+    return truth_files["alb"]
 
 
 @pytest.fixture
-def ecs_file(snapshot_files: dict[str, Path]) -> Path:
-    return snapshot_files["ecs"]
+def ecs_file(truth_files: dict[str, Path]) -> Path:
+    return truth_files["ecs"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -98,9 +100,9 @@ def target_group(aws: Aws, port: int = 8000) -> str:
     )
 
 
-def alb_snapshot(tg_arn: str, *rows: TargetHealth) -> dict[str, list[dict[str, Any]]]:
-    """What `AlbDataPlane.snapshot()` returns: target group ARN -> `TargetHealth.to_json()` rows."""
-    return {tg_arn: [row.to_json() for row in rows]}
+def alb_truth(tg_arn: str, *rows: TargetHealth) -> AlbTruth:
+    """What the daemon makes of `AlbDataPlane.snapshot()`: target group ARN -> `TargetHealth.to_json()` rows."""
+    return AlbTruth.of({tg_arn: [row.to_json() for row in rows]})
 
 
 def health(aws: Aws, tg_arn: str, **kwargs: Any) -> dict[tuple[str, int], tuple[str, str | None, str | None]]:
@@ -126,9 +128,9 @@ def test_target_health_is_the_data_planes(server: Aws, alb_file: Path) -> None:
     elbv2.register_targets(TargetGroupArn=tg, Targets=targets(8001, 8002, 8003, 8004))
     failed = DESCRIPTIONS[Reason.FAILED_HEALTH_CHECKS]
     checking = DESCRIPTIONS[Reason.INITIAL_HEALTH_CHECKING]
-    write_snapshot(
+    write_truth(
         alb_file,
-        alb_snapshot(
+        alb_truth(
             tg,
             TargetHealth("127.0.0.1", 8001, State.HEALTHY),
             TargetHealth("127.0.0.1", 8002, State.UNHEALTHY, Reason.FAILED_HEALTH_CHECKS, failed),
@@ -148,8 +150,8 @@ def test_target_health_is_the_data_planes(server: Aws, alb_file: Path) -> None:
     }
 
     # the data plane catches up: the file changes, the next call answers from it
-    write_snapshot(
-        alb_file, alb_snapshot(tg, *(TargetHealth("127.0.0.1", p, State.HEALTHY) for p in range(8001, 8005)))
+    write_truth(
+        alb_file, alb_truth(tg, *(TargetHealth("127.0.0.1", p, State.HEALTHY) for p in range(8001, 8005)))
     )
     assert {state for state, _, _ in health(server, tg).values()} == {"healthy"}
 
@@ -179,9 +181,9 @@ def test_draining_targets_are_listed_until_drained(server: Aws, alb_file: Path) 
     elbv2.register_targets(TargetGroupArn=tg, Targets=targets(8001, 8002))
     elbv2.deregister_targets(TargetGroupArn=tg, Targets=targets(8002))
     draining = DESCRIPTIONS[Reason.DEREGISTRATION_IN_PROGRESS]
-    write_snapshot(
+    write_truth(
         alb_file,
-        alb_snapshot(
+        alb_truth(
             tg,
             TargetHealth("127.0.0.1", 8001, State.HEALTHY),
             TargetHealth("127.0.0.1", 8002, State.DRAINING, Reason.DEREGISTRATION_IN_PROGRESS, draining),
@@ -198,11 +200,11 @@ def test_draining_targets_are_listed_until_drained(server: Aws, alb_file: Path) 
 
     # deregistered again and drained: gone from the data plane, gone from the answer
     elbv2.deregister_targets(TargetGroupArn=tg, Targets=targets(8002))
-    write_snapshot(alb_file, alb_snapshot(tg, TargetHealth("127.0.0.1", 8001, State.HEALTHY)))
+    write_truth(alb_file, alb_truth(tg, TargetHealth("127.0.0.1", 8001, State.HEALTHY)))
     assert set(health(server, tg)) == {("127.0.0.1", 8001)}
 
 
-def test_without_an_alb_snapshot_moto_answers(server: Aws, alb_file: Path) -> None:
+def test_without_an_alb_truth_moto_answers(server: Aws, alb_file: Path) -> None:
     alb_file.unlink(missing_ok=True)
     elbv2 = server.client("elbv2")
     tg = target_group(server)
@@ -210,8 +212,8 @@ def test_without_an_alb_snapshot_moto_answers(server: Aws, alb_file: Path) -> No
 
     assert health(server, tg) == {("127.0.0.1", 8001): ("healthy", None, None)}
 
-    # a snapshot without this target group: the data plane has not seen it yet
-    write_snapshot(alb_file, {})
+    # a truth file without this target group: the data plane has not seen it yet
+    write_truth(alb_file, AlbTruth())
     assert health(server, tg)[("127.0.0.1", 8001)][:2] == ("initial", "Elb.RegistrationInProgress")
 
 
@@ -258,8 +260,9 @@ def runner_task(world: dict[str, Any], status: TaskStatus, service: bool = True,
     return task
 
 
-def runner_snapshot(world: dict[str, Any], desired: int, tasks: list[Task]) -> dict[str, Any]:
-    """`EcsRunner.snapshot()` itself, run over a stand-in for the runner's state (model + tasks)."""
+def runner_truth(world: dict[str, Any], desired: int, tasks: list[Task]) -> EcsTruth:
+    """`EcsRunner.snapshot()` itself, run over a stand-in for the runner's state (model + tasks), parsed as
+    the daemon parses it."""
     service = Service(
         arn=world["service_arn"],
         name=world["service"],
@@ -272,19 +275,19 @@ def runner_snapshot(world: dict[str, Any], desired: int, tasks: list[Task]) -> d
         _model=SimpleNamespace(services=[service]),
         _tasks={task.task_id: task for task in tasks},
     )
-    return EcsRunner.snapshot(state)  # type: ignore[arg-type]
+    return EcsTruth.of(EcsRunner.snapshot(state))  # type: ignore[arg-type]
 
 
 @pytest.fixture
 def ecs_world(server: Aws, ecs_file: Path) -> dict[str, Any]:
     """A service (desired 2) run by the 'runner': one RUNNING, one PENDING, one STOPPED task, plus a
-    standalone RUNNING task of the same family; the snapshot is written to HARNESS_ECS_SNAPSHOT."""
+    standalone RUNNING task of the same family; the truth is written to HARNESS_ECS_TRUTH."""
     world = ecs_service(server, desired=2)
     running = runner_task(world, TaskStatus.RUNNING)
     pending = runner_task(world, TaskStatus.PENDING, ip="127.0.0.3")
     stopped = runner_task(world, TaskStatus.STOPPED, ip="127.0.0.4")
     standalone = runner_task(world, TaskStatus.RUNNING, service=False, ip="127.0.0.5")
-    write_snapshot(ecs_file, runner_snapshot(world, 2, [running, pending, stopped, standalone]))
+    write_truth(ecs_file, runner_truth(world, 2, [running, pending, stopped, standalone]))
     return world | {"running": running, "pending": pending, "stopped": stopped, "standalone": standalone}
 
 
@@ -353,7 +356,7 @@ def test_moto_run_task_tasks_are_kept(aws_patched: Aws, ecs_world: dict[str, Any
     assert {t["taskArn"] for t in described["tasks"]} == {own_arn, ecs_world["running"].arn}
 
 
-def test_without_an_ecs_snapshot_moto_answers(aws_patched: Aws, ecs_file: Path) -> None:
+def test_without_an_ecs_truth_moto_answers(aws_patched: Aws, ecs_file: Path) -> None:
     ecs_file.unlink(missing_ok=True)
     world = ecs_service(aws_patched, desired=2)
     ecs = aws_patched.client("ecs")
@@ -362,8 +365,8 @@ def test_without_an_ecs_snapshot_moto_answers(aws_patched: Aws, ecs_file: Path) 
     assert (service["runningCount"], service["pendingCount"]) == (0, 2)  # moto's
     assert ecs.list_tasks(cluster=world["cluster"])["taskArns"] == []
 
-    # a snapshot without this service: the runner has started nothing for it yet
-    write_snapshot(ecs_file, {"services": {}, "standalone": [], "generatedAt": 0})
+    # a truth file without this service: the runner has started nothing for it yet
+    write_truth(ecs_file, EcsTruth())
     (service,) = ecs.describe_services(cluster=world["cluster"], services=[world["service"]])["services"]
     assert (service["runningCount"], service["pendingCount"]) == (0, 0)
 
@@ -378,21 +381,32 @@ def aws_patched(servers: dict[str, MotoServerProcess]) -> Aws:
 
 
 def test_reader_follows_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    reader = SnapshotReader("HARNESS_TEST_SNAPSHOT")
+    reader = TruthReader("HARNESS_TEST_TRUTH", DnsTruth)
     assert reader.read() is None  # variable unset
-    path = tmp_path / "sub" / "snap.json"
-    monkeypatch.setenv("HARNESS_TEST_SNAPSHOT", str(path))
+    path = tmp_path / "sub" / "truth.json"
+    monkeypatch.setenv("HARNESS_TEST_TRUTH", str(path))
     assert reader.read() is None  # no file yet
 
-    write_snapshot(path, {"a": 1})
+    write_truth(path, DnsTruth({"a.example": {443: "127.0.0.1:1"}}))
     first = reader.read()
-    assert first == {"a": 1}
+    assert first == DnsTruth({"a.example": {443: "127.0.0.1:1"}})
     assert reader.read() is first  # cached while the file is unchanged
-    write_snapshot(path, {"a": 2})  # same size, written at once: still seen
-    assert reader.read() == {"a": 2}
-    assert [p.name for p in path.parent.iterdir()] == ["snap.json"]  # no temporary file left
+    write_truth(path, DnsTruth({"a.example": {443: "127.0.0.1:2"}}))  # same size, written at once: still seen
+    assert reader.read() == DnsTruth({"a.example": {443: "127.0.0.1:2"}})
+    assert [p.name for p in path.parent.iterdir()] == ["truth.json"]  # no temporary file left
 
     path.write_text("[1, 2")
     assert reader.read() is None  # unreadable: no truth rather than a failing API
     path.unlink()
     assert reader.read() is None
+
+
+def test_a_truth_file_of_an_older_harness_is_no_truth(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The shape before format numbers (a bare target group map): refused by name, moto's answers stay."""
+    path = tmp_path / "alb.json"
+    monkeypatch.setenv("HARNESS_TEST_TRUTH", str(path))
+    write_json_atomically(path, {"arn:tg": [{"id": "127.0.0.1", "port": 8001, "state": "healthy"}]})
+    assert TruthReader("HARNESS_TEST_TRUTH", AlbTruth).read() is None
+    assert "written by an older harness (format none); this one reads format 1" in caplog.text

@@ -19,6 +19,7 @@ from harness.aws.cloudwatch.sqs_metrics import SqsMetrics
 from harness.core.clients import AwsClients
 from harness.core.context import RuntimeContext
 from harness.core.probes import eventually
+from harness.core.rundir import RuntimeInfo
 from harness.emulator.moto_process import MotoServerProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -105,6 +106,8 @@ def test_dlq_message_alarms_and_draining_recovers(context: RuntimeContext, clien
         snapshot = emulation.snapshot()
         assert snapshot["running"] and snapshot["published"]["sqs"] > 0 and not snapshot["errors"]
         assert snapshot["alarms"][name]["state"] == "OK"
+        report = RuntimeInfo.of({"ready": True, "cloudwatch": snapshot}).cloudwatch  # as runtime.json holds it
+        assert report is not None and report.alarms[name]["state"] == "OK" and report.published["sqs"] > 0
 
         # An operator testing the pager: notified like any transition, then evaluated back to OK.
         cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="testing the pager")

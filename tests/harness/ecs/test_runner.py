@@ -11,6 +11,7 @@ from harness.aws.ecs import ImageSource, TaskStatus
 from harness.aws.rds.binding import RdsBinding
 from harness.core.errors import HarnessError, ReadinessTimeoutError
 from harness.core.reaper import processes_of
+from harness.core.truth import EcsTruth
 from tests.harness.ecs.conftest import ECHO_DIR, ECR, EcsWorld, wait_for
 
 
@@ -74,6 +75,7 @@ def test_scale_to_two_on_distinct_loopback_ips_then_to_zero(world: EcsWorld):
     assert {t["attachments"][0]["details"][0]["value"] for t in snapshot["tasks"]} == ips
     published = json.loads((world.run_dir / "ecs" / "snapshot.json").read_text())  # for other processes
     assert published["services"][service]["runningCount"] == 2
+    assert EcsTruth.of(runner.snapshot()).services[service].runningCount == 2  # as the daemon publishes it
 
     world.client("ecs").update_service(cluster=world.cluster_arn, service="echo", desiredCount=0)
     wait_for(lambda: not runner.service_tasks("echo"), 10, "scale in to zero")

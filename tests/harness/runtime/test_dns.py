@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 
 from harness.aws.route53.resolver import (
-    DnsSnapshotPublisher,
-    DnsSnapshotReader,
+    DnsTruthPublisher,
+    DnsTruthReader,
     alb_ca_bundle,
     dns_map,
     ensure_alb_ca,
     lookup,
     read_dns_map,
     resolve_url,
-    write_dns_snapshot,
+    write_dns_truth,
 )
 
 LB_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/mailstack-dev-alb/50dc6c495c0c9188"
@@ -124,19 +124,19 @@ def test_resolve_url_keeps_path_query_userinfo_and_gives_host_and_server_name():
     assert resolve_url({}, "https://api.mailstack.example/") is None
 
 
-def test_snapshot_round_trip_and_mtime_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    path = tmp_path / "snapshots" / "dns.json"
-    reader = DnsSnapshotReader()
-    monkeypatch.delenv("HARNESS_DNS_SNAPSHOT", raising=False)
+def test_truth_round_trip_and_mtime_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    path = tmp_path / "truth" / "dns.json"
+    reader = DnsTruthReader()
+    monkeypatch.delenv("HARNESS_DNS_TRUTH", raising=False)
     assert reader.read() == {}
-    monkeypatch.setenv("HARNESS_DNS_SNAPSHOT", str(path))
+    monkeypatch.setenv("HARNESS_DNS_TRUTH", str(path))
     assert reader.read() == {}  # no file yet: plain DNS
-    write_dns_snapshot(path, {"api.mailstack.example": {443: "127.0.0.1:50123"}})
-    assert json.loads(path.read_text()) == {"api.mailstack.example": {"443": "127.0.0.1:50123"}}
+    write_dns_truth(path, {"api.mailstack.example": {443: "127.0.0.1:50123"}})
+    assert json.loads(path.read_text()) == {"format": 1, "hosts": {"api.mailstack.example": {"443": "127.0.0.1:50123"}}}
     first = reader.read()
     assert first == {"api.mailstack.example": {443: "127.0.0.1:50123"}}
     assert reader.read() is first  # unchanged file: not parsed again
-    write_dns_snapshot(path, {"api.mailstack.example": {443: "127.0.0.1:6"}})
+    write_dns_truth(path, {"api.mailstack.example": {443: "127.0.0.1:6"}})
     assert reader.read() == {"api.mailstack.example": {443: "127.0.0.1:6"}}
     path.write_text("{not json")
     os.utime(path, ns=(time.time_ns(), time.time_ns()))
@@ -181,10 +181,10 @@ def test_read_dns_map_from_route53_and_elbv2(tmp_path: Path):
         assert mapped == {"api.mailstack.example": LOCAL, lb["DNSName"].lower(): LOCAL}
 
         path = tmp_path / "dns.json"
-        publisher = DnsSnapshotPublisher(route53, elbv2, Alb(), path, min_interval=60)  # type: ignore[arg-type]
+        publisher = DnsTruthPublisher(route53, elbv2, Alb(), path, min_interval=60)  # type: ignore[arg-type]
         assert publisher.publish() == mapped
-        assert json.loads(path.read_text())["api.mailstack.example"] == {"80": "127.0.0.1:50122",
-                                                                          "443": "127.0.0.1:50123"}
+        written = json.loads(path.read_text())["hosts"]["api.mailstack.example"]
+        assert written == {"80": "127.0.0.1:50122", "443": "127.0.0.1:50123"}
         path.unlink()
         publisher.publish()  # within min_interval: not re-read, file not rewritten
         assert not path.exists()

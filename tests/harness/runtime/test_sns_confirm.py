@@ -18,8 +18,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from harness.aws.route53.resolver import write_dns_snapshot
+from harness.aws.route53.resolver import alb_ca_bundle, write_dns_truth
 from harness.aws.sns.confirm import resubscribe_pending, wait_confirmed
+from harness.core.rundir import CA_BUNDLE_ENV, DNS_TRUTH_ENV, RunDir
 from harness.emulator.moto_process import MotoServerProcess
 from tests.harness.runtime.tls_endpoint import TlsEndpoint, ca_in
 
@@ -37,8 +38,7 @@ def run_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def moto(run_dir: Path) -> Iterator[MotoServerProcess]:
     env = {**os.environ, "HARNESS_TIME_SCALE": "100",
-           "HARNESS_DNS_SNAPSHOT": str(run_dir / "snapshots" / "dns.json"),
-           "HARNESS_CA_BUNDLE": str(run_dir / "alb" / "tls" / "ca.pem")}
+           DNS_TRUTH_ENV: str(RunDir(run_dir).dns_truth), CA_BUNDLE_ENV: str(alb_ca_bundle(run_dir))}
     env.pop("HARNESS_SNS_PUBLIC_URL", None)
     with MotoServerProcess(run_dir, patches=["sns-http-delivery"], env=env, inherit_env=False) as server:
         yield server
@@ -91,11 +91,11 @@ def test_pending_webhook_confirmed_once_the_endpoint_is_up(moto: MotoServerProce
     assert [r.endpoint for r in wait_confirmed(sns, unconfirmed, timeout=0.3)] == [WEBHOOK]
     given_up(moto, webhook_arn, times=2)
 
-    # the runtime is up: the ALB serves the API, the DNS snapshot maps the hostname to it
-    endpoint = TlsEndpoint(ca_in(run_dir / "alb" / "tls"), (HOST,)).start()
+    # the runtime is up: the ALB serves the API, the DNS truth maps the hostname to it
+    endpoint = TlsEndpoint(ca_in(RunDir(run_dir).alb_tls_dir), (HOST,)).start()
     try:
         mapping = {HOST: {443: f"127.0.0.1:{endpoint.port}"}}
-        write_dns_snapshot(run_dir / "snapshots" / "dns.json", mapping)
+        write_dns_truth(RunDir(run_dir).dns_truth, mapping)
         done = resubscribe_pending(sns, mapping)
         by_endpoint = {r.endpoint: r for r in done}
         assert set(by_endpoint) == {WEBHOOK, other}

@@ -1,7 +1,7 @@
-"""Patch sns-http-delivery resolves endpoints through the local cloud's DNS snapshot.
+"""Patch sns-http-delivery resolves endpoints through the local cloud's DNS truth.
 
 A real patched moto server (`MotoServerProcess`) and real local HTTPS endpoints: the endpoint URL names
-`api.mailstack.test`, which only the DNS snapshot resolves (to 127.0.0.1:<port>); the POST must arrive
+`api.mailstack.test`, which only the DNS truth resolves (to 127.0.0.1:<port>); the POST must arrive
 with the original Host header and SNI, over TLS verified against the harness CA like AWS verifies it.
 """
 
@@ -20,7 +20,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from harness.aws.route53.resolver import write_dns_snapshot
+from harness.aws.route53.resolver import write_dns_truth
+from harness.core.rundir import CA_BUNDLE_ENV, DNS_TRUTH_ENV
 from harness.emulator.moto_process import MotoServerProcess
 from tests.harness.runtime.tls_endpoint import TlsEndpoint, ca_in
 
@@ -34,13 +35,13 @@ WEBHOOK = f"https://{HOST}/v1/webhooks/aws/sns"
 def dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("sns-dns")
     return {"run": root, "ca": root / "alb" / "tls", "other_ca": root / "other-ca",
-            "dns": root / "snapshots" / "dns.json"}
+            "dns": root / "truth" / "dns.json"}
 
 
 @pytest.fixture(scope="module")
 def moto(dirs: dict[str, Path]) -> Iterator[MotoServerProcess]:
-    env = {**os.environ, "HARNESS_TIME_SCALE": "100", "HARNESS_DNS_SNAPSHOT": str(dirs["dns"]),
-           "HARNESS_CA_BUNDLE": str(dirs["ca"] / "ca.pem")}
+    env = {**os.environ, "HARNESS_TIME_SCALE": "100", DNS_TRUTH_ENV: str(dirs["dns"]),
+           CA_BUNDLE_ENV: str(dirs["ca"] / "ca.pem")}
     env.pop("HARNESS_SNS_PUBLIC_URL", None)
     with MotoServerProcess(dirs["run"], patches=["sns-http-delivery"], env=env, inherit_env=False) as server:
         yield server
@@ -73,7 +74,7 @@ def topic(sns: Any) -> str:
 def test_https_endpoint_routed_with_host_sni_and_verified_tls(moto: MotoServerProcess, dirs: dict[str, Path]):
     endpoint = TlsEndpoint(ca_in(dirs["ca"]), (HOST,)).start()
     try:
-        write_dns_snapshot(dirs["dns"], {HOST: {443: f"127.0.0.1:{endpoint.port}"}})
+        write_dns_truth(dirs["dns"], {HOST: {443: f"127.0.0.1:{endpoint.port}"}})
         sns = sns_client(moto)
         topic_arn = topic(sns)
         arn = sns.subscribe(TopicArn=topic_arn, Protocol="https", Endpoint=WEBHOOK,
@@ -99,7 +100,7 @@ def test_https_endpoint_routed_with_host_sni_and_verified_tls(moto: MotoServerPr
 def test_certificate_from_another_ca_is_refused(moto: MotoServerProcess, dirs: dict[str, Path]):
     endpoint = TlsEndpoint(ca_in(dirs["other_ca"]), (HOST,)).start()
     try:
-        write_dns_snapshot(dirs["dns"], {HOST: {443: f"127.0.0.1:{endpoint.port}"}})
+        write_dns_truth(dirs["dns"], {HOST: {443: f"127.0.0.1:{endpoint.port}"}})
         sns = sns_client(moto)
         arn = sns.subscribe(TopicArn=topic(sns), Protocol="https", Endpoint=WEBHOOK,
                             ReturnSubscriptionArn=True)["SubscriptionArn"]
@@ -115,7 +116,7 @@ def test_certificate_without_the_hostname_is_refused_like_aws(moto: MotoServerPr
     """The ALB's certificates carry the Terraform hostnames; one with only 127.0.0.1 would fail on AWS too."""
     endpoint = TlsEndpoint(ca_in(dirs["ca"]), ("somewhere-else.test",)).start()
     try:
-        write_dns_snapshot(dirs["dns"], {HOST: {443: f"127.0.0.1:{endpoint.port}"}})
+        write_dns_truth(dirs["dns"], {HOST: {443: f"127.0.0.1:{endpoint.port}"}})
         sns = sns_client(moto)
         arn = sns.subscribe(TopicArn=topic(sns), Protocol="https", Endpoint=WEBHOOK,
                             ReturnSubscriptionArn=True)["SubscriptionArn"]
@@ -126,8 +127,8 @@ def test_certificate_without_the_hostname_is_refused_like_aws(moto: MotoServerPr
         endpoint.stop()
 
 
-def test_host_not_in_the_snapshot_uses_plain_dns(moto: MotoServerProcess, dirs: dict[str, Path]):
-    write_dns_snapshot(dirs["dns"], {"other.mailstack.test": {443: "127.0.0.1:1"}})
+def test_host_not_in_the_truth_uses_plain_dns(moto: MotoServerProcess, dirs: dict[str, Path]):
+    write_dns_truth(dirs["dns"], {"other.mailstack.test": {443: "127.0.0.1:1"}})
     sns = sns_client(moto)
     arn = sns.subscribe(TopicArn=topic(sns), Protocol="https", Endpoint=WEBHOOK,
                         ReturnSubscriptionArn=True)["SubscriptionArn"]
@@ -136,9 +137,9 @@ def test_host_not_in_the_snapshot_uses_plain_dns(moto: MotoServerProcess, dirs: 
     assert "ConnectError" in failed["detail"]  # api.mailstack.test does not resolve on the real DNS
 
 
-def test_local_endpoint_outside_the_snapshot_trusts_the_harness_ca(moto: MotoServerProcess, dirs: dict[str, Path]):
+def test_local_endpoint_outside_the_truth_trusts_the_harness_ca(moto: MotoServerProcess, dirs: dict[str, Path]):
     """A pager endpoint on 127.0.0.1 with a harness-CA certificate: plain DNS, TLS verified against the CA."""
-    write_dns_snapshot(dirs["dns"], {})
+    write_dns_truth(dirs["dns"], {})
     endpoint = TlsEndpoint(ca_in(dirs["ca"]), ("localhost",)).start()
     stranger = TlsEndpoint(ca_in(dirs["other_ca"]), ("localhost",)).start()
     try:

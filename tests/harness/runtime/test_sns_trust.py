@@ -15,10 +15,11 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from harness.aws.route53.resolver import write_dns_snapshot
+from harness.aws.route53.resolver import write_dns_truth
 from harness.aws.sns.trust import sns_trust_overrides, trust_overrides
 from harness.core.errors import HarnessError
 from harness.core.ports import free_port
+from harness.core.rundir import CA_BUNDLE_ENV, DNS_TRUTH_ENV
 from harness.emulator.moto_process import MotoServerProcess
 from tests.harness.runtime.tls_endpoint import TlsEndpoint, ca_in
 
@@ -68,8 +69,8 @@ def test_emulator_without_the_patch_gives_no_overrides_and_a_dead_one_raises():
 
 @pytest.fixture
 def moto(tmp_path: Path) -> Iterator[MotoServerProcess]:
-    env = {**os.environ, "HARNESS_DNS_SNAPSHOT": str(tmp_path / "dns.json"),
-           "HARNESS_CA_BUNDLE": str(tmp_path / "ca" / "ca.pem")}
+    env = {**os.environ, DNS_TRUTH_ENV: str(tmp_path / "dns.json"),
+           CA_BUNDLE_ENV: str(tmp_path / "ca" / "ca.pem")}
     env.pop("HARNESS_SNS_PUBLIC_URL", None)
     with MotoServerProcess(tmp_path, patches=["sns-http-delivery"], env=env, inherit_env=False) as server:
         yield server
@@ -84,7 +85,7 @@ def test_the_apis_own_checks_accept_what_the_patched_emulator_sends(moto: MotoSe
     overrides = sns_trust_overrides(moto.endpoint)
     endpoint = TlsEndpoint(ca_in(tmp_path / "ca"), ("api.mailstack.test",), confirm=False).start()
     try:
-        write_dns_snapshot(tmp_path / "dns.json", {"api.mailstack.test": {443: f"127.0.0.1:{endpoint.port}"}})
+        write_dns_truth(tmp_path / "dns.json", {"api.mailstack.test": {443: f"127.0.0.1:{endpoint.port}"}})
         sns = boto3.client("sns", endpoint_url=moto.endpoint, region_name="us-east-1", aws_access_key_id="testing",
                            aws_secret_access_key="testing", config=Config(retries={"max_attempts": 1}))
         topic_arn = sns.create_topic(Name=f"inbound-{uuid.uuid4().hex[:8]}")["TopicArn"]

@@ -9,15 +9,15 @@ Stock moto: runs no task for a service, so ``runningCount`` is 0 (``pendingCount
 forever, ``ListTasks``/``DescribeTasks`` know only tasks started by RunTask/StartTask, and the
 ``serviceName`` filter is ignored.
 
-This patch reads the ECS runner's snapshot (``EcsRunner.snapshot()``, written with
-``harness.core.truth.write_snapshot`` to the file named by ``HARNESS_ECS_SNAPSHOT``) on
-each call and, when the file exists,
+This patch reads the ECS runner's truth (``EcsRunner.snapshot()``, written by the runtime daemon as
+``harness.core.truth.EcsTruth`` to the file named by ``HARNESS_ECS_TRUTH``) on each call and, when the
+file exists,
 
 * ``DescribeServices``: ``runningCount``/``pendingCount`` and those of ``deployments[0]`` from the
-  snapshot (0/0 for a service the runner has not picked up yet); moto's state is not changed;
+  truth (0/0 for a service the runner has not picked up yet); moto's state is not changed;
 * ``ListTasks``: moto's own tasks (as moto filters them, ``serviceName`` now matching their
-  ``service:<name>`` group) plus the snapshot's tasks matching every filter given;
-* ``DescribeTasks``: moto's own tasks plus the snapshot's, with the runner's ``harness`` key dropped, and
+  ``service:<name>`` group) plus the runner's tasks matching every filter given;
+* ``DescribeTasks``: moto's own tasks plus the runner's, with the runner's ``harness`` key dropped, and
   a MISSING failure for each task found in neither.
 
 Without the file, moto's answers stay.
@@ -30,7 +30,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from harness.aws.fidelity import FidelityPatch
-from harness.core.truth import ECS_SNAPSHOT_ENV, SnapshotReader
+from harness.core.rundir import ECS_TRUTH_ENV
+from harness.core.truth import EcsServiceTruth, EcsTruth, TruthReader
 
 if TYPE_CHECKING:
     from moto.core.responses import ActionResult
@@ -39,54 +40,39 @@ if TYPE_CHECKING:
 
 HARNESS_KEY = "harness"  # what EcsRunner adds to each describe-tasks-shaped task; not an ECS field
 
-_reader = SnapshotReader(ECS_SNAPSHOT_ENV)
+_reader = TruthReader(ECS_TRUTH_ENV, EcsTruth)
 
 
 def _name(name_or_arn: str) -> str:
     return name_or_arn.rsplit("/", 1)[-1]
 
 
-def _services(snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    services = snapshot.get("services")
-    if not isinstance(services, dict):
-        return {}
-    return {arn: entry for arn, entry in services.items() if isinstance(entry, dict)}
-
-
-def snapshot_tasks(snapshot: dict[str, Any]) -> Iterator[tuple[str | None, dict[str, Any]]]:
-    """(service ARN or None, task as DescribeTasks returns it) for every task in the snapshot."""
-    for service_arn, entry in _services(snapshot).items():
-        for task in entry.get("tasks") or ():
-            if isinstance(task, dict) and task.get("taskArn"):
+def truth_tasks(truth: EcsTruth) -> Iterator[tuple[str | None, dict[str, Any]]]:
+    """(service ARN or None, task as DescribeTasks returns it) for every task the runner runs."""
+    for service_arn, entry in truth.services.items():
+        for task in entry.tasks:
+            if task.get("taskArn"):
                 yield service_arn, {k: v for k, v in task.items() if k != HARNESS_KEY}
-    for task in snapshot.get("standalone") or ():
-        if isinstance(task, dict) and task.get("taskArn"):
+    for task in truth.standalone:
+        if task.get("taskArn"):
             extra = task.get(HARNESS_KEY)
             service_arn = extra.get("serviceArn") if isinstance(extra, dict) else None
             yield service_arn, {k: v for k, v in task.items() if k != HARNESS_KEY}
 
 
-def _service_entry(snapshot: dict[str, Any], service: Service) -> dict[str, Any] | None:
-    services = _services(snapshot)
-    if service.arn in services:
-        return services[service.arn]
-    for entry in services.values():  # the other ARN format (short/long) for the same service
-        if entry.get("serviceName") == service.name and entry.get("clusterArn") == service.cluster_arn:
+def _service_entry(truth: EcsTruth, service: Service) -> EcsServiceTruth | None:
+    if service.arn in truth.services:
+        return truth.services[service.arn]
+    for entry in truth.services.values():  # the other ARN format (short/long) for the same service
+        if entry.serviceName == service.name and entry.clusterArn == service.cluster_arn:
             return entry
     return None
 
 
-def _counts(entry: dict[str, Any] | None) -> tuple[int, int]:
+def _counts(entry: EcsServiceTruth | None) -> tuple[int, int]:
     if entry is None:
         return 0, 0  # the runner has not started anything for it yet
-    tasks = [t for t in entry.get("tasks") or () if isinstance(t, dict)]
-    running = entry.get("runningCount")
-    pending = entry.get("pendingCount")
-    if not isinstance(running, int):
-        running = sum(t.get("lastStatus") == "RUNNING" for t in tasks)
-    if not isinstance(pending, int):
-        pending = sum(t.get("lastStatus") in ("PROVISIONING", "PENDING") for t in tasks)
-    return running, pending
+    return entry.runningCount, entry.pendingCount
 
 
 def _with_counts(service: Service, running: int, pending: int) -> Service:
@@ -102,19 +88,19 @@ def _with_counts(service: Service, running: int, pending: int) -> Service:
 
 def describe_services(original: Any, self: EC2ContainerServiceResponse) -> ActionResult:
     result = original(self)
-    snapshot = _reader.read()
-    if snapshot is None:
+    truth = _reader.read()
+    if truth is None:
         return result
     body: dict[str, Any] = result.result  # type: ignore[assignment]
-    body["services"] = [_with_counts(s, *_counts(_service_entry(snapshot, s))) for s in body["services"]]
+    body["services"] = [_with_counts(s, *_counts(_service_entry(truth, s))) for s in body["services"]]
     return result
 
 
 def list_tasks(original: Any, self: EC2ContainerServiceResponse) -> ActionResult:
     from moto.core.responses import ActionResult
 
-    snapshot = _reader.read()
-    if snapshot is None:
+    truth = _reader.read()
+    if truth is None:
         return original(self)
     cluster = self.ecs_backend._get_cluster(self._get_param("cluster", "default"))  # ClusterNotFound as AWS
     container_instance = self._get_param("containerInstance")
@@ -129,7 +115,7 @@ def list_tasks(original: Any, self: EC2ContainerServiceResponse) -> ActionResult
         own = [t for t in own if t.group == f"service:{_name(service_name)}"]
     arns = [t.task_arn for t in own]
     if not container_instance:  # the runner's tasks are Fargate-like: on no container instance
-        for service_arn, task in snapshot_tasks(snapshot):
+        for service_arn, task in truth_tasks(truth):
             definition = _name(str(task.get("taskDefinitionArn", "")))
             if (
                 _name(str(task.get("clusterArn", ""))) == cluster.name
@@ -145,16 +131,16 @@ def list_tasks(original: Any, self: EC2ContainerServiceResponse) -> ActionResult
 
 
 def describe_tasks(original: Any, self: EC2ContainerServiceResponse) -> ActionResult:
-    snapshot = _reader.read()
+    truth = _reader.read()
     result = original(self)  # ClusterNotFound, "Tasks cannot be empty." as moto
-    if snapshot is None:
+    if truth is None:
         return result
     cluster = self.ecs_backend._get_cluster(self._get_param("cluster", "default"))
     wanted: list[str] = self._get_param("tasks", [])
     body: dict[str, Any] = result.result  # type: ignore[assignment]
     tasks: list[Any] = list(body["tasks"])
     found = {t.task_arn for t in tasks} | {t.id for t in tasks}
-    for _, task in snapshot_tasks(snapshot):
+    for _, task in truth_tasks(truth):
         arn = task["taskArn"]
         if _name(str(task.get("clusterArn", ""))) != cluster.name or arn in found:
             continue
@@ -188,6 +174,6 @@ def _apply() -> None:
 PATCH = FidelityPatch(
     name="ecs-tasks-truth",
     summary="DescribeServices counts, ListTasks and DescribeTasks come from the tasks the harness's ECS runner "
-    "runs (HARNESS_ECS_SNAPSHOT); stock moto runs no service task: runningCount 0, no tasks listed.",
+    "runs (HARNESS_ECS_TRUTH); stock moto runs no service task: runningCount 0, no tasks listed.",
     apply=_apply,
 )

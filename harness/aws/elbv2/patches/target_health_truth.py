@@ -15,8 +15,8 @@ This patch
 * keys ``FakeTargetGroup``'s registered/deregistered/terminated targets by (Id, Port) (Port defaults to
   the target group's, as in AWS), replacing its ``register``, ``deregister``,
   ``deregister_terminated_instances`` and ``health_for``;
-* when ``HARNESS_ALB_SNAPSHOT`` names an existing file (``AlbDataPlane.snapshot()`` written with
-  ``harness.core.truth.write_snapshot``), overlays it on ``DescribeTargetHealth``:
+* when ``HARNESS_ALB_TRUTH`` names an existing file (``AlbDataPlane.snapshot()`` written by the runtime
+  daemon as ``harness.core.truth.AlbTruth``), overlays it on ``DescribeTargetHealth``:
   a registered target the data plane reports gets its state, reason and description; a registered
   target it has not seen yet (or still reports draining: re-registered since) is
   ``initial``/``Elb.RegistrationInProgress``; a target moto no longer has registered but the data plane
@@ -28,7 +28,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from harness.aws.fidelity import FidelityPatch
-from harness.core.truth import ALB_SNAPSHOT_ENV, SnapshotReader
+from harness.core.rundir import ALB_TRUTH_ENV
+from harness.core.truth import AlbTruth, TargetHealthRow, TruthReader
 
 if TYPE_CHECKING:
     from moto.ec2.models import EC2Backend
@@ -42,7 +43,7 @@ NOT_REGISTERED = ("Target.NotRegistered", "Target is not registered to the targe
 DEREGISTRATION_IN_PROGRESS = ("Target.DeregistrationInProgress", "Target deregistration is in progress")
 STOPPED = ("Target.InvalidState", "Target is in the stopped state")
 
-_reader = SnapshotReader(ALB_SNAPSHOT_ENV)
+_reader = TruthReader(ALB_TRUTH_ENV, AlbTruth)
 
 
 def _port(value: Any) -> int | str | None:
@@ -123,17 +124,12 @@ def health_for(self: FakeTargetGroup, target: dict[str, Any], ec2_backend: EC2Ba
 # ------------------------------------------------------------------ the data plane's truth
 
 
-def _observed(target_group_arn: str) -> dict[TargetKey, dict[str, Any]] | None:
-    """(Id, Port) -> the data plane's row for the group; None when there is no snapshot at all."""
-    snapshot = _reader.read()
-    if snapshot is None:
+def _observed(target_group_arn: str) -> dict[TargetKey, TargetHealthRow] | None:
+    """(Id, Port) -> the data plane's row for the group; None when there is no truth file at all."""
+    truth = _reader.read()
+    if truth is None:
         return None
-    rows = snapshot.get(target_group_arn)
-    observed: dict[TargetKey, dict[str, Any]] = {}
-    for row in rows if isinstance(rows, list) else ():
-        if isinstance(row, dict) and "id" in row and row.get("state"):
-            observed[(str(row["id"]), _port(row.get("port")))] = row
-    return observed
+    return {(row.id, row.port): row for row in truth.rows(target_group_arn) if row.state}
 
 
 def _apply() -> None:
@@ -159,23 +155,17 @@ def _apply() -> None:
             key = (str(status.instance_id), _port(status.port))
             row = observed.get(key)
             if key in registered and status.status == "healthy":  # moto's "registered and fine"
-                if row is None or row["state"] == DRAINING:
+                if row is None or row.state == DRAINING:
                     status = _status(group, status.instance_id, status.port, *REGISTRATION_IN_PROGRESS)
                 else:
-                    status = _status(
-                        group, status.instance_id, status.port, row["state"], row.get("reason"), row.get("description")
-                    )
-            elif key not in registered and row is not None and row["state"] == DRAINING:
-                status = _status(
-                    group, status.instance_id, status.port, DRAINING, row.get("reason"), row.get("description")
-                )
+                    status = _status(group, status.instance_id, status.port, row.state, row.reason, row.description)
+            elif key not in registered and row is not None and row.state == DRAINING:
+                status = _status(group, status.instance_id, status.port, DRAINING, row.reason, row.description)
             answered.append(status)
         if not targets:  # the whole group: AWS still lists the targets that are draining
             for (target_id, port), row in observed.items():
-                if (target_id, port) not in registered and row["state"] == DRAINING:
-                    answered.append(
-                        _status(group, target_id, port, DRAINING, row.get("reason"), row.get("description"))
-                    )
+                if (target_id, port) not in registered and row.state == DRAINING:
+                    answered.append(_status(group, target_id, port, DRAINING, row.reason, row.description))
         return answered
 
     ELBv2Backend.describe_target_health = describe_target_health  # type: ignore[method-assign]
