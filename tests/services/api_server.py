@@ -9,10 +9,35 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from harness.core.ports import free_port
+from harness.testing.service_rig import MailBuckets, database_environment
+
+if TYPE_CHECKING:
+    from mailstack.config import DatabaseSettings
+
+    from harness.testing.service_rig import LocalMoto
+
+
+def api_environment(
+    moto: LocalMoto, database: DatabaseSettings, buckets: MailBuckets, *, token: str, trusted_cert_url_pattern: str,
+    topic_arns: str, max_body_bytes: int,
+) -> dict[str, str]:
+    """The environment `mailstack api` needs against a test database, buckets and SNS signer."""
+    return {
+        **moto.aws_environment(),
+        **database_environment(database),
+        "MAILSTACK_ENV": "test",
+        "RAW_MAIL_BUCKET": buckets.raw_mail_bucket,
+        "ATTACHMENTS_BUCKET": buckets.attachments_bucket,
+        "API_TOKEN": token,
+        "SNS_TRUSTED_CERT_URL_PATTERN": trusted_cert_url_pattern,
+        "SNS_TOPIC_ARNS": topic_arns,
+        "API_MAX_BODY_BYTES": str(max_body_bytes),
+    }
 
 
 @dataclass

@@ -26,7 +26,7 @@ from mailstack.worker.ingest import Ingestor
 
 from harness.core.ports import free_port
 from harness.testing.service_rig import REGION, LocalPostgres, MailBuckets, database_environment
-from tests.services.api_server import ApiProcess
+from tests.services.api_server import ApiProcess, api_environment
 from tests.services.conftest import MAIL_FIXTURES
 from tests.services.mail_factory import simple_mail
 from tests.services.sns_signer import SnsSigner
@@ -82,19 +82,10 @@ def stack(postgres: LocalPostgres, migrated_template: str, moto_server, sns_sign
     }
     mails.update({f"inbound/extra-{i}": simple_mail(f"extra {i}", INBOX) for i in range(3)})
     ids = ingest(database, buckets, mails)
-    api = ApiProcess(
-        {
-            **moto_server.aws_environment(),
-            **database_environment(database),
-            "MAILSTACK_ENV": "test",
-            "RAW_MAIL_BUCKET": buckets.raw_mail_bucket,
-            "ATTACHMENTS_BUCKET": buckets.attachments_bucket,
-            "API_TOKEN": TOKEN,
-            "SNS_TRUSTED_CERT_URL_PATTERN": sns_signer.trusted_pattern,
-            "SNS_TOPIC_ARNS": TOPIC,
-            "API_MAX_BODY_BYTES": "65536",
-        }
-    )
+    api = ApiProcess(api_environment(
+        moto_server, database, buckets, token=TOKEN, trusted_cert_url_pattern=sns_signer.trusted_pattern,
+        topic_arns=TOPIC, max_body_bytes=65536,
+    ))
     try:
         yield Stack(api.start(), database, buckets, ids, mails)
     finally:

@@ -21,9 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.testing.service_rig import LocalPostgres, MailBuckets, database_environment
+from harness.testing.service_rig import LocalPostgres, MailBuckets
 from tests.raw_http import FuzzCounter, exchange, request_bytes
-from tests.services.api_server import ApiProcess
+from tests.services.api_server import ApiProcess, api_environment
 from tests.services.mail_factory import simple_mail
 from tests.services.sns_signer import SnsSigner
 from tests.services.test_api import ingest
@@ -67,19 +67,10 @@ def target(postgres: LocalPostgres, migrated_template: str, moto_server, sns_sig
     database = postgres.create_database(f"fuzz_{uuid.uuid4().hex[:8]}", template=migrated_template)
     buckets = MailBuckets.create()
     ids = ingest(database, buckets, {"inbound/fuzz-1": simple_mail("fuzz", INBOX)})
-    api = ApiProcess(
-        {
-            **moto_server.aws_environment(),
-            **database_environment(database),
-            "MAILSTACK_ENV": "test",
-            "RAW_MAIL_BUCKET": buckets.raw_mail_bucket,
-            "ATTACHMENTS_BUCKET": buckets.attachments_bucket,
-            "API_TOKEN": TOKEN,
-            "SNS_TRUSTED_CERT_URL_PATTERN": sns_signer.trusted_pattern,
-            "SNS_TOPIC_ARNS": TOPIC,
-            "API_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
-        }
-    )
+    api = ApiProcess(api_environment(
+        moto_server, database, buckets, token=TOKEN, trusted_cert_url_pattern=sns_signer.trusted_pattern,
+        topic_arns=TOPIC, max_body_bytes=MAX_BODY_BYTES,
+    ))
     fuzz = FuzzTarget(api.start(), ids["inbound/fuzz-1"], {})
     try:
         yield fuzz
@@ -328,7 +319,18 @@ def test_no_generated_sns_message_earns_a_5xx(target: FuzzTarget, sns_signer: Sn
         body,
     )
     status = target.send("SNS webhook", request)
-    assert status is not None and status < 500, request[:300]
+    # The one documented 5xx: a trusted SubscribeURL that cannot be fetched is a failed confirmation (502), which
+    # SNS retries; the fuzzer's URLs include unreachable ones on the trusted host (127.0.0.1:1, :99999).
+    confirming = status == 502 and _message_type(body) == "SubscriptionConfirmation"
+    assert status is not None and (status < 500 or confirming), request[:300]
+
+
+def _message_type(body: bytes) -> object:
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError):  # the fuzzer's bodies include very deep JSON
+        return None
+    return message.get("Type") if isinstance(message, dict) else None
 
 
 def test_api_is_up_and_logged_no_unhandled_error_after_fuzzing(target: FuzzTarget):

@@ -75,6 +75,13 @@ async def _verify(context: ApiContext, message: dict[str, Any], header_type: str
         raise HTTPException(403, "invalid SNS signature") from exc
 
 
+def _root_cause(exc: BaseException) -> str:
+    """What went wrong, not the wrapper: the HTTP client reports a refused connection inside an exception group."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
+
+
 async def _confirm_subscription(context: ApiContext, message: dict[str, Any]) -> JSONResponse:
     url = message.get("SubscribeURL")
     if not trusted_url(url, context.settings.sns_trusted_subscribe_url_pattern):
@@ -83,7 +90,8 @@ async def _confirm_subscription(context: ApiContext, message: dict[str, Any]) ->
     try:
         response = await context.http.get(url, timeout=10.0)
     except Exception as exc:
-        logger.error("confirming the subscription failed", extra={"reason": str(exc), "topic_arn": message["TopicArn"]})
+        logger.error("confirming the subscription failed",
+                     extra={"reason": _root_cause(exc), "topic_arn": message["TopicArn"]})
         raise HTTPException(502, "confirming the subscription failed") from exc
     if response.status_code != 200:
         logger.error(
