@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 from harness.core.errors import HarnessError
-from harness.core.reaper import processes_of, reap
+from harness.core.reaper import processes_of
 from harness.terraform.runner import TerraformRunner
 
 FAKE_TERRAFORM = """#!/bin/sh
@@ -36,12 +38,18 @@ def test_a_running_terraform_is_found_and_stopped_by_the_reaper(tmp_path: Path) 
     thread = threading.Thread(target=apply)
     thread.start()
     deadline = time.monotonic() + 10
-    while not processes_of(run_dir) and time.monotonic() < deadline:
+    # The fake terraform is a script that execs `sleep`: wait until the exec happened (the name settles).
+    while [p.name() for p in processes_of(run_dir)] != ["sleep"] and time.monotonic() < deadline:
         time.sleep(0.05)
-    found = processes_of(run_dir)
-    assert [p.name() for p in found] == ["sleep"]
+    assert [p.name() for p in processes_of(run_dir)] == ["sleep"]
 
-    assert reap(run_dir, grace=2) == 1
+    # The reaper runs in another process, as after a crash (here, waiting on our child would race our own wait).
+    reaper = subprocess.run(
+        [sys.executable, "-c", f"from harness.core.reaper import reap; from pathlib import Path; "
+                               f"print(reap(Path({str(run_dir)!r}), grace=2))"],
+        capture_output=True, text=True, check=True,
+    )
+    assert reaper.stdout.strip() == "1"
     thread.join(timeout=10)
     assert not thread.is_alive()
     assert failures and "terraform apply failed" in str(failures[0])
