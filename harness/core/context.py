@@ -41,6 +41,7 @@ class RuntimeContext:
     def region(self) -> str:
         return self.clients.region
 
-    def state_dir(self, component: str) -> Path:
-        """A component's own directory in the run directory (`alb`, `ses`, `ecs`, ...)."""
-        return self.run_dir / component
+    @property
+    def paths(self) -> RunDir:
+        """The run directory's named paths (each component's own directory among them)."""
+        return RunDir(self.run_dir)

@@ -38,7 +38,7 @@ def test_context_gives_every_component_the_same_clients_clock_and_ca(tmp_path) -
     assert context.clients.for_region("eu-west-1") is context.clients
     assert context.clients.for_region("us-east-1").region == "us-east-1"
     assert context.ca.state_dir == tmp_path / "alb" / "tls"
-    assert context.state_dir("ses") == tmp_path / "ses"
+    assert context.paths.ses_dir == tmp_path / "ses"
 
 
 class Recorder:

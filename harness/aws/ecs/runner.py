@@ -83,7 +83,7 @@ class EcsRunner:
         self.options = options
         self.clients = clients
         self.clock = context.clock
-        self.state_dir = context.state_dir("ecs")
+        self.state_dir = context.paths.ecs_dir
         self.run_dir = context.run_dir
         image_map = options.image_map
         self.images = image_map if isinstance(image_map, ImageResolver) else ImageResolver(image_map or {})

@@ -55,7 +55,7 @@ class SesInbound:
     ) -> None:
         self.context = context
         self.region = context.region
-        self.state_dir = context.state_dir("ses")
+        self.state_dir = context.paths.ses_dir
         self.host = host
         self._requested_port = port
         self.port: int = port or 0
