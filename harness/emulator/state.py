@@ -271,11 +271,15 @@ def _location(backend_dict: Any) -> tuple[str, str]:
                        "the emulator state cannot reference it; report this moto version")
 
 
-def dump(path: Path, extra: dict[str, Any] | None = None, endpoint: str | None = None) -> StateInfo:
-    """Write every instantiated moto backend (and `extra`, pickled with them) to `path`, atomically.
+def dump(path: Path, endpoint: str | None = None) -> StateInfo:
+    """Write every instantiated moto backend, and the applied patches' own state, to `path`, atomically.
 
+    `endpoint` is this server's ``http://host:port`` (a restore elsewhere rewrites what baked it in).
     The caller keeps requests out while this runs (``moto_server`` does).
     """
+    from harness.aws import fidelity
+
+    extra = {patch.name: patch.save_state() for patch in fidelity.applied_patches() if patch.save_state}
     backends = dict(_instantiated())
     refs = {id(backend_dict): location for location, backend_dict in backends.items()}
     payload = {
@@ -283,7 +287,7 @@ def dump(path: Path, extra: dict[str, Any] | None = None, endpoint: str | None =
         for location, backend_dict in backends.items()
     }
     buffer = io.BytesIO()
-    _StatePickler(buffer, refs).dump({"backends": payload, "extra": extra or {}})
+    _StatePickler(buffer, refs).dump({"backends": payload, "patches": extra})
     body = buffer.getvalue()
     header = {
         **expected_header(),
@@ -332,11 +336,14 @@ def read_header(path: Path) -> tuple[dict[str, Any], bytes]:
     return header, body
 
 
-def load(path: Path) -> tuple[StateInfo, dict[str, Any]]:
-    """Replace every moto backend's state with the one saved in `path`; returns what was loaded and `extra`.
+def load(path: Path, endpoint: str) -> StateInfo:
+    """Replace every moto backend's state with the one saved in `path`, then let the applied patches
+    restore theirs (`endpoint`: this server's ``http://host:port``).
 
     All checks and the whole unpickling happen before any backend changes.
     """
+    from harness.aws import fidelity
+
     path = Path(path)
     header, body = read_header(path)
     _compare(path, header, expected_header())
@@ -345,7 +352,10 @@ def load(path: Path) -> tuple[StateInfo, dict[str, Any]]:
     except Exception as exc:
         raise StateFormatError(path, f"its payload does not load into this moto ({type(exc).__name__}: {exc})") from exc
     _install(saved["backends"])
-    return StateInfo(path, list(header.get("services", [])), len(body), header), saved["extra"]
+    for patch in fidelity.applied_patches():
+        if patch.restore_state is not None:
+            patch.restore_state(saved["patches"].get(patch.name), header.get("endpoint"), endpoint)
+    return StateInfo(path, list(header.get("services", [])), path.stat().st_size, header)
 
 
 def _install(backends: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]]) -> None:

@@ -14,10 +14,14 @@ from typing import Any
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
-ASSUME_ECS = json.dumps({
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-})
+ASSUME_ECS = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
 
 Clients = Callable[[str], Any]
 
@@ -39,16 +43,35 @@ def create(client: Clients, prefix: str = "snap") -> dict[str, Any]:
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}),
         },
     )["QueueUrl"]
-    sqs.set_queue_attributes(QueueUrl=dlq, Attributes={
-        "RedriveAllowPolicy": json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": [_arn("sqs", f"{prefix}-ingest")]})
-    })
-    sqs.set_queue_attributes(QueueUrl=ingest, Attributes={"Policy": json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage",
-                       "Resource": _arn("sqs", f"{prefix}-ingest")}],
-    })})
-    fifo = sqs.create_queue(QueueName=f"{prefix}-events.fifo",
-                            Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+    sqs.set_queue_attributes(
+        QueueUrl=dlq,
+        Attributes={
+            "RedriveAllowPolicy": json.dumps(
+                {"redrivePermission": "byQueue", "sourceQueueArns": [_arn("sqs", f"{prefix}-ingest")]}
+            )
+        },
+    )
+    sqs.set_queue_attributes(
+        QueueUrl=ingest,
+        Attributes={
+            "Policy": json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "s3.amazonaws.com"},
+                            "Action": "sqs:SendMessage",
+                            "Resource": _arn("sqs", f"{prefix}-ingest"),
+                        }
+                    ],
+                }
+            )
+        },
+    )
+    fifo = sqs.create_queue(
+        QueueName=f"{prefix}-events.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    )["QueueUrl"]
     sqs.tag_queue(QueueUrl=ingest, Tags={"team": "mail"})
     sqs.send_message(QueueUrl=ingest, MessageBody="kept across the restore")
     sqs.send_message(QueueUrl=fifo, MessageBody="fifo body", MessageGroupId="g1")
@@ -58,34 +81,70 @@ def create(client: Clients, prefix: str = "snap") -> dict[str, Any]:
     bucket = f"{prefix}-raw-mail"
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Sid": "DenyInsecure", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                       "Resource": [f"arn:aws:s3:::{bucket}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}],
-    }))
-    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
-        "QueueConfigurations": [{"Id": "ingest", "QueueArn": _arn("sqs", f"{prefix}-ingest"),
-                                 "Events": ["s3:ObjectCreated:*"], "Filter": {"Key": {"FilterRules": [
-                                     {"Name": "prefix", "Value": "inbound/"}]}}}],
-    })
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "DenyInsecure",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [f"arn:aws:s3:::{bucket}/*"],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                ],
+            }
+        ),
+    )
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "Id": "ingest",
+                    "QueueArn": _arn("sqs", f"{prefix}-ingest"),
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "inbound/"}]}},
+                }
+            ],
+        },
+    )
     s3.put_object(Bucket=bucket, Key="readme.txt", Body=b"v1")
     s3.put_object(Bucket=bucket, Key="readme.txt", Body=b"v2")
     made["bucket"] = bucket
 
     sns = client("sns")
     topic = sns.create_topic(Name=f"{prefix}-alerts", Attributes={"DisplayName": "alerts"})["TopicArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=dlq_arn,
-                  Attributes={"FilterPolicy": json.dumps({"severity": ["high"]}), "RawMessageDelivery": "true"})
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=dlq_arn,
+        Attributes={"FilterPolicy": json.dumps({"severity": ["high"]}), "RawMessageDelivery": "true"},
+    )
     sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="ops@example.com")
     made["topic"] = topic
 
     ec2 = client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{REGION}{z}")["Subnet"]["SubnetId"]
-               for i, z in ((1, "a"), (2, "b"))]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{REGION}{z}")["Subnet"]["SubnetId"]
+        for i, z in ((1, "a"), (2, "b"))
+    ]
     sg = ec2.create_security_group(GroupName=f"{prefix}-alb", Description="alb", VpcId=vpc)["GroupId"]
-    ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[
-        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "https"}]}])
+    ec2.authorize_security_group_ingress(
+        GroupId=sg,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "https"}],
+            }
+        ],
+    )
     made.update(vpc=vpc, subnets=subnets, security_group=sg)
 
     acm = client("acm")
@@ -95,23 +154,56 @@ def create(client: Clients, prefix: str = "snap") -> dict[str, Any]:
     elbv2 = client("elbv2")
     alb = elbv2.create_load_balancer(Name=f"{prefix}-alb", Subnets=subnets, SecurityGroups=[sg], Type="application")
     alb_arn = alb["LoadBalancers"][0]["LoadBalancerArn"]
-    tg = elbv2.create_target_group(Name=f"{prefix}-api", Protocol="HTTP", Port=8000, VpcId=vpc, TargetType="ip",
-                                   HealthCheckPath="/healthz", Matcher={"HttpCode": "200"})["TargetGroups"][0]["TargetGroupArn"]
-    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": "10.20.1.10", "Port": 8001}, {"Id": "10.20.1.10", "Port": 8002}])
-    https = elbv2.create_listener(LoadBalancerArn=alb_arn, Protocol="HTTPS", Port=443, Certificates=[{"CertificateArn": cert}],
-                                  DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])["Listeners"][0]["ListenerArn"]
-    elbv2.create_listener(LoadBalancerArn=alb_arn, Protocol="HTTP", Port=80, DefaultActions=[
-        {"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}])
-    elbv2.create_rule(ListenerArn=https, Priority=10, Conditions=[{"Field": "path-pattern", "Values": ["/admin/*"]}],
-                      Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "403", "ContentType": "text/plain"}}])
+    tg = elbv2.create_target_group(
+        Name=f"{prefix}-api",
+        Protocol="HTTP",
+        Port=8000,
+        VpcId=vpc,
+        TargetType="ip",
+        HealthCheckPath="/healthz",
+        Matcher={"HttpCode": "200"},
+    )["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.register_targets(
+        TargetGroupArn=tg, Targets=[{"Id": "10.20.1.10", "Port": 8001}, {"Id": "10.20.1.10", "Port": 8002}]
+    )
+    https = elbv2.create_listener(
+        LoadBalancerArn=alb_arn,
+        Protocol="HTTPS",
+        Port=443,
+        Certificates=[{"CertificateArn": cert}],
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}],
+    )["Listeners"][0]["ListenerArn"]
+    elbv2.create_listener(
+        LoadBalancerArn=alb_arn,
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[
+            {"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}
+        ],
+    )
+    elbv2.create_rule(
+        ListenerArn=https,
+        Priority=10,
+        Conditions=[{"Field": "path-pattern", "Values": ["/admin/*"]}],
+        Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "403", "ContentType": "text/plain"}}],
+    )
     made.update(alb=alb_arn, target_group=tg)
 
     iam = client("iam")
     role = iam.create_role(RoleName=f"{prefix}-task", AssumeRolePolicyDocument=ASSUME_ECS)["Role"]["Arn"]
-    iam.put_role_policy(RoleName=f"{prefix}-task", PolicyName="read-queue", PolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "*"}]}))
-    iam.attach_role_policy(RoleName=f"{prefix}-task",
-                           PolicyArn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")
+    iam.put_role_policy(
+        RoleName=f"{prefix}-task",
+        PolicyName="read-queue",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "*"}],
+            }
+        ),
+    )
+    iam.attach_role_policy(
+        RoleName=f"{prefix}-task", PolicyArn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+    )
     made["role"] = f"{prefix}-task"
 
     logs = client("logs")
@@ -122,14 +214,29 @@ def create(client: Clients, prefix: str = "snap") -> dict[str, Any]:
     ecs = client("ecs")
     cluster = ecs.create_cluster(clusterName=prefix)["cluster"]["clusterArn"]
     task_def = ecs.register_task_definition(
-        family=f"{prefix}-api", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
-        executionRoleArn=role, taskRoleArn=role,
-        containerDefinitions=[{"name": "api", "image": "mailstack/api:latest", "essential": True,
-                               "portMappings": [{"containerPort": 8000}],
-                               "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": f"/ecs/{prefix}"}}}],
+        family=f"{prefix}-api",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        executionRoleArn=role,
+        taskRoleArn=role,
+        containerDefinitions=[
+            {
+                "name": "api",
+                "image": "mailstack/api:latest",
+                "essential": True,
+                "portMappings": [{"containerPort": 8000}],
+                "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": f"/ecs/{prefix}"}},
+            }
+        ],
     )["taskDefinition"]["taskDefinitionArn"]
     service = ecs.create_service(
-        cluster=prefix, serviceName="api", taskDefinition=task_def, desiredCount=2, launchType="FARGATE",
+        cluster=prefix,
+        serviceName="api",
+        taskDefinition=task_def,
+        desiredCount=2,
+        launchType="FARGATE",
         loadBalancers=[{"targetGroupArn": tg, "containerName": "api", "containerPort": 8000}],
         networkConfiguration={"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [sg]}},
         healthCheckGracePeriodSeconds=30,
@@ -138,8 +245,12 @@ def create(client: Clients, prefix: str = "snap") -> dict[str, Any]:
 
     appautoscaling = client("application-autoscaling")
     appautoscaling.register_scalable_target(
-        ServiceNamespace="ecs", ResourceId=f"service/{prefix}/api", ScalableDimension="ecs:service:DesiredCount",
-        MinCapacity=1, MaxCapacity=4)
+        ServiceNamespace="ecs",
+        ResourceId=f"service/{prefix}/api",
+        ScalableDimension="ecs:service:DesiredCount",
+        MinCapacity=1,
+        MaxCapacity=4,
+    )
 
     kms = client("kms")
     key = kms.create_key(Description=f"{prefix} data key")["KeyMetadata"]["KeyId"]
@@ -149,43 +260,79 @@ def create(client: Clients, prefix: str = "snap") -> dict[str, Any]:
     made["ciphertext"] = kms.encrypt(KeyId=f"alias/{prefix}", Plaintext=b"sealed before the save")["CiphertextBlob"]
     sign_key = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
     made["sign_key"] = sign_key
-    made["signature"] = kms.sign(KeyId=sign_key, Message=b"signed before the save",
-                                 SigningAlgorithm="RSASSA_PKCS1_V1_5_SHA_256")["Signature"]
+    made["signature"] = kms.sign(
+        KeyId=sign_key, Message=b"signed before the save", SigningAlgorithm="RSASSA_PKCS1_V1_5_SHA_256"
+    )["Signature"]
 
     rds = client("rds")
     rds.create_db_subnet_group(DBSubnetGroupName=prefix, DBSubnetGroupDescription="db", SubnetIds=subnets)
     rds.create_db_instance(
-        DBInstanceIdentifier=f"{prefix}-db", DBInstanceClass="db.t3.micro", Engine="postgres", EngineVersion="16.3",
-        MasterUsername="mailstack", ManageMasterUserPassword=True, AllocatedStorage=20, DBSubnetGroupName=prefix,
-        VpcSecurityGroupIds=[sg], StorageEncrypted=True, KmsKeyId=key)
+        DBInstanceIdentifier=f"{prefix}-db",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        EngineVersion="16.3",
+        MasterUsername="mailstack",
+        ManageMasterUserPassword=True,
+        AllocatedStorage=20,
+        DBSubnetGroupName=prefix,
+        VpcSecurityGroupIds=[sg],
+        StorageEncrypted=True,
+        KmsKeyId=key,
+    )
     made["db"] = f"{prefix}-db"
 
     ssm = client("ssm")
     ssm.put_parameter(Name=f"/{prefix}/api/token", Value="s3cr3t", Type="SecureString", KeyId=f"alias/{prefix}")
     ssm.put_parameter(Name=f"/{prefix}/api/mode", Value="live", Type="String")
-    ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId=f"/{prefix}/api/mode", Tags=[{"Key": "k", "Value": "v"}])
+    ssm.add_tags_to_resource(
+        ResourceType="Parameter", ResourceId=f"/{prefix}/api/mode", Tags=[{"Key": "k", "Value": "v"}]
+    )
     made["parameters"] = [f"/{prefix}/api/token", f"/{prefix}/api/mode"]
 
     secrets = client("secretsmanager")
     made["secret"] = secrets.create_secret(Name=f"{prefix}/webhook", SecretString=json.dumps({"key": "abc"}))["ARN"]
 
     cloudwatch = client("cloudwatch")
-    cloudwatch.put_metric_data(Namespace="Mailstack", MetricData=[
-        {"MetricName": "Ingested", "Dimensions": [{"Name": "Queue", "Value": "ingest"}], "Value": v, "Unit": "Count"}
-        for v in (1.0, 2.0, 3.0)])
+    cloudwatch.put_metric_data(
+        Namespace="Mailstack",
+        MetricData=[
+            {
+                "MetricName": "Ingested",
+                "Dimensions": [{"Name": "Queue", "Value": "ingest"}],
+                "Value": v,
+                "Unit": "Count",
+            }
+            for v in (1.0, 2.0, 3.0)
+        ],
+    )
     cloudwatch.put_metric_alarm(
-        AlarmName=f"{prefix}-dlq-depth", Namespace="AWS/SQS", MetricName="ApproximateNumberOfMessagesVisible",
-        Dimensions=[{"Name": "QueueName", "Value": f"{prefix}-dlq"}], Statistic="Maximum", Period=60,
-        EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold", AlarmActions=[topic],
-        TreatMissingData="notBreaching")
+        AlarmName=f"{prefix}-dlq-depth",
+        Namespace="AWS/SQS",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Dimensions=[{"Name": "QueueName", "Value": f"{prefix}-dlq"}],
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+        AlarmActions=[topic],
+        TreatMissingData="notBreaching",
+    )
     cloudwatch.set_alarm_state(AlarmName=f"{prefix}-dlq-depth", StateValue="ALARM", StateReason="test")
     made["alarm"] = f"{prefix}-dlq-depth"
 
     ses = client("ses")
     ses.create_receipt_rule_set(RuleSetName=prefix)
-    ses.create_receipt_rule(RuleSetName=prefix, Rule={
-        "Name": "store", "Enabled": True, "Recipients": [f"inbound.{prefix}.example.com"], "ScanEnabled": True,
-        "Actions": [{"S3Action": {"BucketName": bucket, "ObjectKeyPrefix": "inbound/"}}]})
+    ses.create_receipt_rule(
+        RuleSetName=prefix,
+        Rule={
+            "Name": "store",
+            "Enabled": True,
+            "Recipients": [f"inbound.{prefix}.example.com"],
+            "ScanEnabled": True,
+            "Actions": [{"S3Action": {"BucketName": bucket, "ObjectKeyPrefix": "inbound/"}}],
+        },
+    )
     ses.set_active_receipt_rule_set(RuleSetName=prefix)
     ses.verify_domain_identity(Domain=f"{prefix}.example.com")
     made["rule_set"] = prefix
@@ -193,9 +340,25 @@ def create(client: Clients, prefix: str = "snap") -> dict[str, Any]:
     route53 = client("route53")
     zone = route53.create_hosted_zone(Name=f"{prefix}.example.com", CallerReference=prefix)["HostedZone"]["Id"]
     dns = elbv2.describe_load_balancers(LoadBalancerArns=[alb_arn])["LoadBalancers"][0]
-    route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": {
-        "Name": f"api.{prefix}.example.com", "Type": "A", "AliasTarget": {
-            "HostedZoneId": dns["CanonicalHostedZoneId"], "DNSName": dns["DNSName"], "EvaluateTargetHealth": True}}}]})
+    route53.change_resource_record_sets(
+        HostedZoneId=zone,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "UPSERT",
+                    "ResourceRecordSet": {
+                        "Name": f"api.{prefix}.example.com",
+                        "Type": "A",
+                        "AliasTarget": {
+                            "HostedZoneId": dns["CanonicalHostedZoneId"],
+                            "DNSName": dns["DNSName"],
+                            "EvaluateTargetHealth": True,
+                        },
+                    },
+                }
+            ]
+        },
+    )
     made["zone"] = zone
     return made
 
@@ -211,8 +374,11 @@ def describe(client: Clients, made: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     out["sqs"] = {
         url.rsplit("/", 1)[-1]: {
-            "attributes": {k: v for k, v in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"].items()
-                           if k not in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")},
+            "attributes": {
+                k: v
+                for k, v in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"].items()
+                if k not in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
+            },
             "tags": sqs.list_queue_tags(QueueUrl=url).get("Tags", {}),
         }
         for url in made["queues"]
@@ -222,8 +388,10 @@ def describe(client: Clients, made: dict[str, Any]) -> dict[str, Any]:
         "versioning": _strip(s3.get_bucket_versioning(Bucket=bucket)),
         "policy": s3.get_bucket_policy(Bucket=bucket)["Policy"],
         "notification": _strip(s3.get_bucket_notification_configuration(Bucket=bucket)),
-        "versions": [{k: v.get(k) for k in ("Key", "VersionId", "ETag", "Size", "IsLatest", "LastModified")}
-                     for v in s3.list_object_versions(Bucket=bucket).get("Versions", [])],
+        "versions": [
+            {k: v.get(k) for k in ("Key", "VersionId", "ETag", "Size", "IsLatest", "LastModified")}
+            for v in s3.list_object_versions(Bucket=bucket).get("Versions", [])
+        ],
         "body": s3.get_object(Bucket=bucket, Key="readme.txt")["Body"].read().decode(),
     }
     topic = made["topic"]
@@ -255,8 +423,9 @@ def describe(client: Clients, made: dict[str, Any]) -> dict[str, Any]:
         "task_definition": ecs.describe_task_definition(taskDefinition=made["task_definition"])["taskDefinition"],
         "service": ecs.describe_services(cluster=made["cluster"], services=[made["service"]])["services"],
     }
-    out["appautoscaling"] = client("application-autoscaling").describe_scalable_targets(
-        ServiceNamespace="ecs")["ScalableTargets"]
+    out["appautoscaling"] = client("application-autoscaling").describe_scalable_targets(ServiceNamespace="ecs")[
+        "ScalableTargets"
+    ]
     kms = client("kms")
     out["kms"] = {
         "key": kms.describe_key(KeyId=made["key"])["KeyMetadata"],
@@ -270,15 +439,23 @@ def describe(client: Clients, made: dict[str, Any]) -> dict[str, Any]:
     secrets = client("secretsmanager")
     for instance in db:
         instance.pop("LatestRestorableTime", None)  # moto answers now()
-    out["rds"] = {"instance": db, "subnet_group": rds.describe_db_subnet_groups(DBSubnetGroupName=prefix)["DBSubnetGroups"]}
+    out["rds"] = {
+        "instance": db,
+        "subnet_group": rds.describe_db_subnet_groups(DBSubnetGroupName=prefix)["DBSubnetGroups"],
+    }
     out["secretsmanager"] = {
-        arn: {"describe": _strip(secrets.describe_secret(SecretId=arn)),
-              "value": _strip(secrets.get_secret_value(SecretId=arn))}
+        arn: {
+            "describe": _strip(secrets.describe_secret(SecretId=arn)),
+            "value": _strip(secrets.get_secret_value(SecretId=arn)),
+        }
         for arn in (made["secret"], secret_arn)
     }
     ssm = client("ssm")
     out["ssm"] = {
-        "parameters": ssm.get_parameters(Names=made["parameters"], WithDecryption=True)["Parameters"],
+        # moto answers in set order (hash-seeded per process)
+        "parameters": sorted(
+            ssm.get_parameters(Names=made["parameters"], WithDecryption=True)["Parameters"], key=lambda p: p["Name"]
+        ),
         "history": [ssm.get_parameter_history(Name=name)["Parameters"] for name in made["parameters"]],
         "tags": ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=made["parameters"][1])["TagList"],
     }

@@ -1,0 +1,273 @@
+"""Emulator state: a moto server's state saved, the server stopped, a new server (another port) restored from
+the file, on real `python -m harness.emulator.moto_server` processes with every fidelity patch."""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import json
+import threading
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import moto
+import pytest
+
+from harness.aws import fidelity as patches
+from harness.core.errors import HarnessError
+from harness.emulator import state
+from harness.emulator.moto_process import MotoServerProcess
+from harness.testing import aws_resources
+from tests.harness.aws.support import Aws, until
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class Saved:
+    path: Path
+    made: dict[str, Any]
+    described: dict[str, Any]
+    answer: dict[str, Any]
+    endpoint: str
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> Saved:
+    """The platform-sized resource set, made on one server, described, saved; the server is stopped."""
+    run_dir = tmp_path_factory.mktemp("state-source")
+    with MotoServerProcess(run_dir) as server:
+        aws = Aws(server.endpoint, patched=True)
+        made = aws_resources.create(aws.client)
+        described = aws_resources.describe(aws.client, made)
+        answer = server.save_state(run_dir / "emulator.state")
+    return Saved(run_dir / "emulator.state", made, described, answer, server.endpoint)
+
+
+@pytest.fixture
+def restored(saved: Saved, tmp_path: Path) -> Iterator[Aws]:
+    with MotoServerProcess(tmp_path, restore=saved.path) as server:
+        assert server.endpoint != saved.endpoint
+        yield Aws(server.endpoint, patched=True)
+
+
+def test_save_answers_what_it_wrote(saved: Saved) -> None:
+    header, _ = state.read_header(saved.path)
+    assert saved.answer["size"] == saved.path.stat().st_size
+    assert {"sqs", "s3", "sns", "ec2", "elbv2", "ecs", "rds", "kms", "ssm", "secretsmanager", "cloudwatch", "ses",
+            "iam", "logs", "route53", "acm", "application-autoscaling"} <= set(saved.answer["services"])
+    assert header["endpoint"] == saved.endpoint
+    assert header["patches"] == list(patches.discover())
+    assert header["moto"] == moto.__version__
+
+
+def test_every_resource_describes_identically_after_a_restore(saved: Saved, restored: Aws) -> None:
+    assert aws_resources.describe(restored.client, saved.made) == saved.described
+
+
+def test_key_material_survives_the_restore(saved: Saved, restored: Aws) -> None:
+    kms = restored.client("kms")
+    assert kms.decrypt(CiphertextBlob=saved.made["ciphertext"])["Plaintext"] == b"sealed before the save"
+    assert kms.verify(
+        KeyId=saved.made["sign_key"], Message=b"signed before the save", Signature=saved.made["signature"],
+        SigningAlgorithm="RSASSA_PKCS1_V1_5_SHA_256",
+    )["SignatureValid"]
+    ssm = restored.client("ssm")
+    assert ssm.get_parameter(Name=saved.made["parameters"][0], WithDecryption=True)["Parameter"]["Value"] == "s3cr3t"
+
+
+def test_the_restored_server_keeps_working(saved: Saved, restored: Aws) -> None:
+    sqs = restored.client("sqs")
+    ingest = next(url for url in saved.made["queues"] if url.endswith("-ingest"))
+    ingest_here = sqs.get_queue_url(QueueName=ingest.rsplit("/", 1)[-1])["QueueUrl"]
+    assert ingest_here.startswith(restored.endpoint)  # queue URLs name the server that answers
+    received = sqs.receive_message(QueueUrl=ingest_here, MaxNumberOfMessages=10)["Messages"]
+    bodies = sorted(m["Body"] for m in received)  # and S3's s3:TestEvent from the notification configuration
+    assert bodies[0] == "kept across the restore" and '"s3:TestEvent"' in bodies[1], bodies
+    for message in received:
+        sqs.delete_message(QueueUrl=ingest_here, ReceiptHandle=message["ReceiptHandle"])
+    assert "Messages" not in sqs.receive_message(QueueUrl=ingest_here)
+    new_queue = sqs.create_queue(QueueName="made-after-restore")["QueueUrl"]
+    sqs.send_message(QueueUrl=new_queue, MessageBody="new")
+    assert sqs.receive_message(QueueUrl=new_queue)["Messages"][0]["Body"] == "new"
+
+    ec2 = restored.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+    assert vpc != saved.made["vpc"]
+    assert {v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]} >= {vpc, saved.made["vpc"]}
+
+    ssm = restored.client("ssm")
+    name = saved.made["parameters"][1]
+    assert ssm.put_parameter(Name=name, Value="paused", Type="String", Overwrite=True)["Version"] == 2
+
+    ecs = restored.client("ecs")
+    ecs.update_service(cluster=saved.made["cluster"], service=saved.made["service"], desiredCount=3)
+    service = ecs.describe_services(cluster=saved.made["cluster"], services=[saved.made["service"]])["services"][0]
+    assert service["desiredCount"] == 3
+
+
+def test_the_alb_fidelity_patches_apply_to_restored_target_groups(saved: Saved, restored: Aws) -> None:
+    elbv2 = restored.client("elbv2")
+    group = saved.made["target_group"]
+    elbv2.register_targets(TargetGroupArn=group, Targets=[{"Id": "10.20.1.10", "Port": 8003}])
+    health = elbv2.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+    # keyed by (Id, Port) (elbv2-target-health-truth): stock moto would keep one target per Id
+    assert sorted(t["Target"]["Port"] for t in health) == [8001, 8002, 8003]
+    elbv2.deregister_targets(TargetGroupArn=group, Targets=[{"Id": "10.20.1.10", "Port": 8001}])
+    ports = sorted(t["Target"]["Port"] for t in elbv2.describe_target_health(TargetGroupArn=group)[
+        "TargetHealthDescriptions"])
+    assert ports == [8002, 8003]
+
+
+# ------------------------------------------------------------------ files it must refuse
+
+
+def _rewritten_header(source: Path, target: Path, **changes: Any) -> Path:
+    header, body = state.read_header(source)
+    target.write_bytes(state.MAGIC + json.dumps({**header, **changes}).encode() + b"\n" + body)
+    return target
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        ("truncated", "truncated or corrupt"),
+        ("flipped byte", "truncated or corrupt"),
+        ("other moto", "moto '5.0.0' in the file"),
+        ("other patches", "fidelity patches differ (only in the file: -; only in this server: sns-http-delivery)"),
+        ("not a state file", "not an emulator state file"),
+    ],
+)
+def test_a_file_it_cannot_restore_is_one_clear_error_and_no_server(
+    saved: Saved, tmp_path: Path, damage: str, said: str
+) -> None:
+    bad = tmp_path / "bad.state"
+    data = saved.path.read_bytes()
+    if damage == "truncated":
+        bad.write_bytes(data[: len(data) // 2])
+    elif damage == "flipped byte":
+        bad.write_bytes(data[:-100] + bytes([data[-100] ^ 0xFF]) + data[-99:])
+    elif damage == "other moto":
+        _rewritten_header(saved.path, bad, moto="5.0.0")
+    elif damage == "other patches":
+        header, _ = state.read_header(saved.path)
+        _rewritten_header(saved.path, bad, patches=[p for p in header["patches"] if p != "sns-http-delivery"])
+    else:
+        bad.write_text("terraform.tfstate, not an emulator state\n")
+    server = MotoServerProcess(tmp_path, restore=bad)
+    with pytest.raises(HarnessError) as failure:
+        server.start(timeout=60)
+    message = str(failure.value)
+    assert "exited with code 2" in message
+    assert f"cannot restore the emulator state {bad}" in message
+    assert said in message
+    assert "Traceback" not in message
+    with pytest.raises(OSError):
+        urllib.request.urlopen(server.endpoint + "/moto-api/", timeout=2)
+
+
+# ------------------------------------------------------------------ consistency under concurrent writes
+
+
+def test_a_save_is_one_point_in_time_while_requests_keep_writing(tmp_path: Path) -> None:
+    """Two writers each create queue i and then log message i; any state between requests has, per writer,
+    as many log messages as queues or one fewer. A save that interleaved with them could break that."""
+    with MotoServerProcess(tmp_path / "source") as server:
+        aws = Aws(server.endpoint, patched=True)
+        log_url = aws.client("sqs").create_queue(QueueName="writer-log")["QueueUrl"]
+        stop = threading.Event()
+        written = {"a": 0, "b": 0}
+
+        def write(name: str) -> None:
+            sqs = aws.client("sqs")
+            while not stop.is_set():
+                i = written[name]
+                sqs.create_queue(QueueName=f"writer-{name}-{i}")
+                sqs.send_message(QueueUrl=log_url, MessageBody=f"{name}:{i}")
+                written[name] = i + 1
+
+        writers = [threading.Thread(target=write, args=(name,)) for name in written]
+        for writer in writers:
+            writer.start()
+        try:
+            until(lambda: min(written.values()) >= 5, timeout=60)
+            answers = [server.save_state(tmp_path / f"during-{n}.state") for n in range(3)]
+            until(lambda: min(written.values()) >= 10, timeout=60)
+        finally:
+            stop.set()
+            for writer in writers:
+                writer.join(30)
+    assert all(answer["size"] > 0 for answer in answers)
+    assert min(written.values()) >= 10  # the writers ran on after the saves
+
+    with MotoServerProcess(tmp_path / "restored", restore=tmp_path / "during-2.state") as restored:
+        sqs = Aws(restored.endpoint, patched=True).client("sqs")
+        queues = [url.rsplit("/", 1)[-1] for url in sqs.list_queues(QueueNamePrefix="writer-").get("QueueUrls", [])]
+        log_here = sqs.get_queue_url(QueueName="writer-log")["QueueUrl"]
+        logged: list[str] = []
+        while batch := sqs.receive_message(QueueUrl=log_here, MaxNumberOfMessages=10).get("Messages", []):
+            logged += [m["Body"] for m in batch]
+    for name in written:
+        made = sorted(int(q.rsplit("-", 1)[-1]) for q in queues if q.startswith(f"writer-{name}-"))
+        entries = sorted(int(body.split(":")[1]) for body in logged if body.startswith(f"{name}:"))
+        assert made == list(range(len(made))), f"writer {name}: queues {made} are not a prefix"
+        assert entries == list(range(len(entries))), f"writer {name}: log {entries} is not a prefix"
+        assert len(made) - 1 <= len(entries) <= len(made), f"writer {name}: {len(made)} queues, {len(entries)} logged"
+
+
+# ------------------------------------------------------------------ SNS http subscriptions across a restore
+
+
+class _Endpoint(http.server.ThreadingHTTPServer):
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(handler) -> None:
+                body = handler.rfile.read(int(handler.headers["Content-Length"]))
+                self.received.append(json.loads(body))
+                handler.send_response(200)
+                handler.end_headers()
+
+            def log_message(handler, *args: Any) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/sns"
+
+
+def test_a_pending_http_subscription_can_confirm_on_the_restored_server(tmp_path: Path) -> None:
+    endpoint = _Endpoint()
+    try:
+        with MotoServerProcess(tmp_path / "source") as server:
+            sns = Aws(server.endpoint, patched=True).client("sns")
+            topic = sns.create_topic(Name="alerts")["TopicArn"]
+            sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=endpoint.url)
+            first = until(lambda: list(endpoint.received), timeout=30)[0]
+            server.save_state(tmp_path / "pending.state")
+        endpoint.received.clear()
+        with MotoServerProcess(tmp_path / "restored", restore=tmp_path / "pending.state") as restored:
+            again = until(lambda: list(endpoint.received), timeout=30)
+            assert again[0]["Type"] == "SubscriptionConfirmation"
+            assert again[0]["SubscribeURL"].startswith(restored.endpoint)  # not the stopped server's port
+            sns = Aws(restored.endpoint, patched=True).client("sns")
+            # the token delivered before the save still confirms, too
+            arn = sns.confirm_subscription(TopicArn=topic, Token=first["Token"])["SubscriptionArn"]
+            attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+            assert attributes["PendingConfirmation"] == "false"
+            sns.publish(TopicArn=topic, Message="after the restore")
+            notification = until(
+                lambda: [m for m in endpoint.received if m.get("Type") == "Notification"], timeout=30
+            )[0]
+            assert notification["Message"] == "after the restore"
+            assert notification["SigningCertURL"].startswith(restored.endpoint)
+            base64.b64decode(notification["Signature"])
+    finally:
+        endpoint.shutdown()
