@@ -173,20 +173,23 @@ def test_a_file_it_cannot_restore_is_one_clear_error_and_no_server(
 
 
 def test_a_save_is_one_point_in_time_while_requests_keep_writing(tmp_path: Path) -> None:
-    """Two writers each create queue i and then log message i; any state between requests has, per writer,
-    as many log messages as queues or one fewer. A save that interleaved with them could break that."""
+    """Two writers each log message i to an SQS queue, then put SSM parameter i. The dump pickles SQS first,
+    then IAM (large: the managed policies), then SSM; any state between requests has, per writer, as many
+    parameters as log messages or one fewer. A dump that let the writers run on would find more parameters
+    (written after SQS was pickled) than log messages."""
     with MotoServerProcess(tmp_path / "source") as server:
         aws = Aws(server.endpoint, patched=True)
         log_url = aws.client("sqs").create_queue(QueueName="writer-log")["QueueUrl"]
+        aws.client("iam").list_roles()
         stop = threading.Event()
         written = {"a": 0, "b": 0}
 
         def write(name: str) -> None:
-            sqs = aws.client("sqs")
+            sqs, ssm = aws.client("sqs"), aws.client("ssm")
             while not stop.is_set():
                 i = written[name]
-                sqs.create_queue(QueueName=f"writer-{name}-{i}")
                 sqs.send_message(QueueUrl=log_url, MessageBody=f"{name}:{i}")
+                ssm.put_parameter(Name=f"/writer/{name}/{i}", Value=str(i), Type="String")
                 written[name] = i + 1
 
         writers = [threading.Thread(target=write, args=(name,)) for name in written]
@@ -195,27 +198,37 @@ def test_a_save_is_one_point_in_time_while_requests_keep_writing(tmp_path: Path)
         try:
             until(lambda: min(written.values()) >= 5, timeout=60)
             answers = [server.save_state(tmp_path / f"during-{n}.state") for n in range(3)]
-            until(lambda: min(written.values()) >= 10, timeout=60)
+            at_last_save = dict(written)
+            until(lambda: min(written.values()) >= at_last_save["a"] + 5, timeout=60)
         finally:
             stop.set()
             for writer in writers:
                 writer.join(30)
     assert all(answer["size"] > 0 for answer in answers)
-    assert min(written.values()) >= 10  # the writers ran on after the saves
 
-    with MotoServerProcess(tmp_path / "restored", restore=tmp_path / "during-2.state") as restored:
-        sqs = Aws(restored.endpoint, patched=True).client("sqs")
-        queues = [url.rsplit("/", 1)[-1] for url in sqs.list_queues(QueueNamePrefix="writer-").get("QueueUrls", [])]
+    for n in range(len(answers)):  # each save is a chance for a torn one: check them all
+        _assert_consistent(tmp_path / f"during-{n}.state", tmp_path / f"restored-{n}", written)
+
+
+def _assert_consistent(saved: Path, run_dir: Path, written: dict[str, int]) -> None:
+    with MotoServerProcess(run_dir, restore=saved) as restored:
+        client = Aws(restored.endpoint, patched=True).client
+        sqs, ssm = client("sqs"), client("ssm")
+        pages = ssm.get_paginator("get_parameters_by_path").paginate(Path="/writer", Recursive=True)
+        parameters = [p["Name"] for page in pages for p in page["Parameters"]]
         log_here = sqs.get_queue_url(QueueName="writer-log")["QueueUrl"]
         logged: list[str] = []
         while batch := sqs.receive_message(QueueUrl=log_here, MaxNumberOfMessages=10).get("Messages", []):
             logged += [m["Body"] for m in batch]
     for name in written:
-        made = sorted(int(q.rsplit("-", 1)[-1]) for q in queues if q.startswith(f"writer-{name}-"))
+        put = sorted(int(p.rsplit("/", 1)[-1]) for p in parameters if p.startswith(f"/writer/{name}/"))
         entries = sorted(int(body.split(":")[1]) for body in logged if body.startswith(f"{name}:"))
-        assert made == list(range(len(made))), f"writer {name}: queues {made} are not a prefix"
-        assert entries == list(range(len(entries))), f"writer {name}: log {entries} is not a prefix"
-        assert len(made) - 1 <= len(entries) <= len(made), f"writer {name}: {len(made)} queues, {len(entries)} logged"
+        assert entries == list(range(len(entries))), f"{saved.name}, writer {name}: log {entries} is not a prefix"
+        assert put == list(range(len(put))), f"{saved.name}, writer {name}: parameters {put} are not a prefix"
+        assert len(entries) - 1 <= len(put) <= len(entries), (
+            f"{saved.name}, writer {name}: {len(entries)} logged, {len(put)} put"
+        )
+        assert 0 < len(entries) < written[name]  # the state is of a moment during the writing
 
 
 # ------------------------------------------------------------------ SNS http subscriptions across a restore
