@@ -24,6 +24,20 @@ def moto_ready(endpoint: str) -> bool:
         return bool(response.status == 200)
 
 
+def save_state(endpoint: str, path: Path, timeout: float = 120.0, log_path: Path | None = None) -> dict[str, object]:
+    """Have the moto server at `endpoint` write its state to `path` (a consistent point: requests wait
+    meanwhile); returns its answer (path, services, size, seconds)."""
+    where = f"see {log_path}" if log_path else "see the moto server's log"
+    try:
+        response = httpx.post(endpoint + STATE_SAVE_PATH, json={"path": str(Path(path).resolve())}, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise HarnessError(f"the moto server on {endpoint} did not answer the state save ({exc})", where) from exc
+    if response.status_code != 200:
+        raise HarnessError(f"the moto server on {endpoint} could not save its state to {path}: {response.text}", where)
+    answer: dict[str, object] = response.json()
+    return answer
+
+
 class MotoServerProcess:
     """A moto server tagged with the run marker of `run_dir`, so the reaper finds it: start(), stop(), endpoint.
 
@@ -81,21 +95,8 @@ class MotoServerProcess:
             raise
 
     def save_state(self, path: Path, timeout: float = 120.0) -> dict[str, object]:
-        """Have the server write its state to `path` (a consistent point: requests wait meanwhile);
-        returns its answer (path, services, size, seconds)."""
-        try:
-            response = httpx.post(self.endpoint + STATE_SAVE_PATH, json={"path": str(Path(path).resolve())},
-                                  timeout=timeout)
-        except httpx.HTTPError as exc:
-            raise HarnessError(f"the moto server on {self.endpoint} did not answer the state save ({exc})",
-                               f"see {self.process.log_path}") from exc
-        if response.status_code != 200:
-            raise HarnessError(
-                f"the moto server on {self.endpoint} could not save its state to {path}: {response.text}",
-                f"see {self.process.log_path}",
-            )
-        answer: dict[str, object] = response.json()
-        return answer
+        """Have the server write its state to `path` (see `save_state`)."""
+        return save_state(self.endpoint, path, timeout, log_path=self.process.log_path)
 
     def stop(self, grace: float = 10.0) -> None:
         self.process.stop(grace)
