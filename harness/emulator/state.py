@@ -183,7 +183,9 @@ def _crypto_reducer(obj: Any) -> tuple[Callable[..., Any], tuple[Any, ...]] | No
     return None
 
 
-_LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
+# the lock types are not importable by name (_thread.lock): rebuild them with their factories
+_LOCK_FACTORIES: dict[type, Callable[[], Any]] = {type(threading.Lock()): threading.Lock,
+                                                  type(threading.RLock()): threading.RLock}
 
 
 class _StatePickler(pickle.Pickler):
@@ -195,8 +197,9 @@ class _StatePickler(pickle.Pickler):
         return self._backend_refs.get(id(obj))
 
     def reducer_override(self, obj: Any) -> Any:
-        if isinstance(obj, _LOCK_TYPES):
-            return type(obj), ()
+        lock_factory = _LOCK_FACTORIES.get(type(obj))
+        if lock_factory is not None:
+            return lock_factory, ()
         if isinstance(obj, threading.Condition):
             return threading.Condition, ()
         if isinstance(obj, threading.Event):
