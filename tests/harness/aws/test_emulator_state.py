@@ -284,3 +284,33 @@ def test_a_pending_http_subscription_can_confirm_on_the_restored_server(tmp_path
             base64.b64decode(notification["Signature"])
     finally:
         endpoint.shutdown()
+
+
+# ------------------------------------------------------------------ an SQS message move task across a restore
+
+
+def test_a_running_message_move_task_carries_on_after_the_restore(tmp_path: Path) -> None:
+    with MotoServerProcess(tmp_path / "source") as server:
+        sqs = Aws(server.endpoint, patched=True).client("sqs")
+        dlq = sqs.create_queue(QueueName="move-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sqs.create_queue(QueueName="move-source", Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})})
+        target = sqs.create_queue(QueueName="move-target")["QueueUrl"]
+        target_arn = sqs.get_queue_attributes(QueueUrl=target, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        for n in range(6):
+            sqs.send_message(QueueUrl=dlq, MessageBody=f"m{n}")
+        sqs.start_message_move_task(SourceArn=dlq_arn, DestinationArn=target_arn, MaxNumberOfMessagesPerSecond=2)
+        until(lambda: sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"][0]["ApproximateNumberOfMessagesMoved"],
+              timeout=10)
+        server.save_state(tmp_path / "moving.state")
+    with MotoServerProcess(tmp_path / "restored", restore=tmp_path / "moving.state") as restored:
+        sqs = Aws(restored.endpoint, patched=True).client("sqs")
+        task = until(lambda: [t for t in sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"]
+                              if t["Status"] == "COMPLETED"], timeout=30)
+        assert task and task[0]["ApproximateNumberOfMessagesMoved"] == 6
+        target_here = sqs.get_queue_url(QueueName="move-target")["QueueUrl"]
+        bodies: list[str] = []
+        while batch := sqs.receive_message(QueueUrl=target_here, MaxNumberOfMessages=10).get("Messages", []):
+            bodies += [m["Body"] for m in batch]
+        assert sorted(bodies) == [f"m{n}" for n in range(6)]
