@@ -53,7 +53,7 @@ from typing import Any
 
 from harness.core.errors import HarnessError
 from harness.core.ports import free_port
-from harness.emulator.quiesce import RequestGate
+from harness.emulator.quiesce import RequestGate, let_long_polls_step_out
 
 PATCHES_PATH = "/_harness/patches"
 STATE_SAVE_PATH = "/_harness/state/save"
@@ -258,7 +258,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                  args.restore, info.size, time.monotonic() - started)
 
     app = _patches_endpoint(_named_gaps(DomainDispatcherApplication(create_backend_app), moto.__version__), applied)
-    app = _state_endpoint(app, RequestGate(), endpoint)
+    gate = RequestGate()
+    let_long_polls_step_out(gate)
+    app = _state_endpoint(app, gate, endpoint)
     server = make_server(args.host, port, app, threaded=True, request_handler=MotoRequestHandler)
     stop = threading.Event()
 

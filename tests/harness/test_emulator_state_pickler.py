@@ -132,3 +132,33 @@ def test_the_gate_holds_new_requests_while_an_exclusive_block_runs_and_waits_for
     for thread in (first, saver, late):
         thread.join(10)
     assert events == ["request 1 done", "exclusive", "request 2"]
+
+
+def test_a_request_waiting_in_suspended_lets_an_exclusive_block_run_and_waits_for_it_to_end() -> None:
+    gate = RequestGate()
+    events: list[str] = []
+    waiting = threading.Event()
+    wake = threading.Event()
+
+    def polling_request() -> None:
+        with gate.request():
+            with gate.suspended():
+                waiting.set()
+                wake.wait(10)
+            events.append("poll looks at the state")
+
+    def exclusive() -> None:
+        with gate.exclusive():
+            events.append("exclusive starts")
+            wake.set()
+            time.sleep(0.2)
+            events.append("exclusive ends")
+
+    poll = threading.Thread(target=polling_request)
+    poll.start()
+    waiting.wait(10)
+    saver = threading.Thread(target=exclusive)
+    saver.start()
+    for thread in (saver, poll):
+        thread.join(10)
+    assert events == ["exclusive starts", "exclusive ends", "poll looks at the state"]

@@ -7,14 +7,17 @@ import base64
 import http.server
 import json
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import moto
 import pytest
+from botocore.config import Config
 
 from harness.aws import fidelity as patches
 from harness.core.errors import HarnessError
@@ -314,3 +317,25 @@ def test_a_running_message_move_task_carries_on_after_the_restore(tmp_path: Path
         while batch := sqs.receive_message(QueueUrl=target_here, MaxNumberOfMessages=10).get("Messages", []):
             bodies += [m["Body"] for m in batch]
         assert sorted(bodies) == [f"m{n}" for n in range(6)]
+
+
+def test_a_long_poll_in_progress_does_not_hold_up_the_save(tmp_path: Path) -> None:
+    with MotoServerProcess(tmp_path) as server:
+        sqs = Aws(server.endpoint, patched=True).client("sqs")
+        queue = sqs.create_queue(QueueName="long-poll")["QueueUrl"]
+        polled: list[Any] = []
+        # a client that waits out the whole poll (the default test client times out after 15 s and retries)
+        poller = boto3.client("sqs", endpoint_url=server.endpoint, region_name="us-east-1",
+                              aws_access_key_id="testing", aws_secret_access_key="testing",
+                              config=Config(read_timeout=60, retries={"total_max_attempts": 1}))
+        poll = threading.Thread(
+            target=lambda: polled.append(poller.receive_message(QueueUrl=queue, WaitTimeSeconds=20).get("Messages"))
+        )
+        poll.start()
+        time.sleep(1.0)  # let the poll reach the server, where it waits (up to 20 s) for a message
+        answer = server.save_state(tmp_path / "while-polling.state")
+        assert poll.is_alive() and not polled  # saved while the poll still waits (it lasts up to 20 s)
+        Aws(server.endpoint, patched=True).client("sqs").send_message(QueueUrl=queue, MessageBody="after the save")
+        poll.join(25)
+        assert polled and polled[0][0]["Body"] == "after the save"  # the poll, back in the gate, got it
+    assert answer["size"] > 0
