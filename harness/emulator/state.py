@@ -17,12 +17,16 @@ What does not pickle as moto holds it, and what it becomes (``_StatePickler``):
 * functions made at run time that moto stores: the SSM backend's ``defaultdict(lambda: defaultdict(dict))``
   (tags) is re-created from a module-level factory (``_REPLACEMENT_FACTORIES``); any other lambda or
   local function fails the save with its name (better no file than one that restores a broken backend);
+* containers whose pickling goes through a method moto overrides: S3's ``_VersionedKeyStore`` (its
+  ``__setitem__`` appends a version, so every version list is stored and set back as is) and SSM's
+  ``ParameterDict`` (a ``defaultdict`` whose ``__init__`` takes other arguments: rebuilt without calling it);
 * ``BackendDict`` objects met inside the graph are stored as references to the live ones.
 
 SQS messages are saved with their timestamps: one in flight at the save becomes visible again when its
 visibility timeout ends, its receipt handle still valid. Not saved (runtime, not AWS state): the threads
 of the fidelity patches (the SNS delivery engine's queue of deliveries still to attempt, a running SQS
-message move task): ``harness.emulator.restore_hooks`` restarts what they were doing.
+message move task): each patch's ``restore_state`` hook (``FidelityPatch``) restarts what it was doing,
+and moves URLs that name the saving server's port to this server's.
 
 The file: ``MAGIC``, a JSON header line (format, harness and moto versions, Python version, the applied
 fidelity patches and a digest of their sources, the saving server's endpoint, the payload's SHA-256),
