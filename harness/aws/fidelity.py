@@ -22,10 +22,11 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from harness.core.errors import HarnessError
 
-__all__ = ["FidelityPatch", "UnknownPatchError", "applied", "apply_all", "discover", "select"]
+__all__ = ["FidelityPatch", "UnknownPatchError", "applied", "applied_patches", "apply_all", "discover", "select"]
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,20 @@ class FidelityPatch:
     ``env`` holds moto settings (environment variables) the patch needs; they are set (unless the user
     already set them) before any ``apply`` runs, so a process that has not imported moto yet reads them.
     ``apply`` monkeypatches moto in-process; it may be a no-op for a patch that is only a setting.
+
+    A patch that keeps state outside moto's backends, or runs threads, takes part in the emulator state
+    (``harness.emulator.state``): ``save_state()`` returns what to save beside the backends (pickled with
+    them, so it may refer to their objects); after a restore, ``restore_state(saved, saved_endpoint,
+    endpoint)`` gets it back (None when the file has none) with the saving server's and this server's
+    ``http://host:port``, and restarts whatever the patch was doing.
     """
 
     name: str
     summary: str
     apply: Callable[[], None]
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    save_state: Callable[[], Any] | None = None
+    restore_state: Callable[[Any, str | None, str], None] | None = None
 
 
 class UnknownPatchError(HarnessError):
@@ -119,6 +128,12 @@ def apply_all(names: set[str] | None = None) -> list[str]:
                 patch.apply()
                 _applied.append(patch.name)
     return [patch.name for patch in chosen]
+
+
+def applied_patches() -> list[FidelityPatch]:
+    """The patches applied in this process so far, in the order they were applied."""
+    found = discover()
+    return [found[name] for name in applied() if name in found]
 
 
 def applied() -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 from harness.aws.route53.resolver import ensure_alb_ca
@@ -21,10 +22,17 @@ class AwsBackend(Protocol):
 
 
 class MotoBackend:
-    """`python -m harness.emulator.moto_server` (moto with the harness's fidelity patches) on a local port."""
+    """`python -m harness.emulator.moto_server` (moto with the harness's fidelity patches) on a local port,
+    optionally starting from a saved emulator state (`restore`, written by `save_state`)."""
 
     def __init__(
-        self, run_dir: RunDir, host: str, port: int, die_with_parent: bool = False, time_scale: float = 1.0
+        self,
+        run_dir: RunDir,
+        host: str,
+        port: int,
+        die_with_parent: bool = False,
+        time_scale: float = 1.0,
+        restore: Path | None = None,
     ) -> None:
         self.state_dir = run_dir.moto_dir
         self.server = MotoServerProcess(
@@ -39,6 +47,7 @@ class MotoBackend:
                 TIME_SCALE_ENV: str(Clock(time_scale).time_scale),
             },
             die_with_parent=die_with_parent,
+            restore=restore,
         )
         self.endpoint_url = self.server.endpoint
 
@@ -48,6 +57,10 @@ class MotoBackend:
 
     def ready(self) -> bool:
         return moto_ready(self.endpoint_url)
+
+    def save_state(self, path: Path) -> dict[str, object]:
+        """Write the emulator's state (every service's resources) to `path`; `restore=path` loads it."""
+        return self.server.save_state(path)
 
     def stop(self) -> None:
         self.server.stop()

@@ -8,10 +8,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 
+import httpx
+
+from harness.core.errors import HarnessError
 from harness.core.ports import free_port
 from harness.core.process import ManagedProcess
 
 READY_PATH = "/moto-api/"
+STATE_SAVE_PATH = "/_harness/state/save"  # moto_server.STATE_SAVE_PATH (that module imports moto's settings)
 
 
 def moto_ready(endpoint: str) -> bool:
@@ -20,12 +24,28 @@ def moto_ready(endpoint: str) -> bool:
         return bool(response.status == 200)
 
 
+def save_state(endpoint: str, path: Path, timeout: float = 120.0, log_path: Path | None = None) -> dict[str, object]:
+    """Have the moto server at `endpoint` write its state to `path` (a consistent point: requests wait
+    meanwhile); returns its answer (path, services, size, seconds)."""
+    where = f"see {log_path}" if log_path else "see the moto server's log"
+    try:
+        response = httpx.post(endpoint + STATE_SAVE_PATH, json={"path": str(Path(path).resolve())}, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise HarnessError(f"the moto server on {endpoint} did not answer the state save ({exc})", where) from exc
+    if response.status_code != 200:
+        raise HarnessError(f"the moto server on {endpoint} could not save its state to {path}: {response.text}", where)
+    answer: dict[str, object] = response.json()
+    return answer
+
+
 class MotoServerProcess:
     """A moto server tagged with the run marker of `run_dir`, so the reaper finds it: start(), stop(), endpoint.
 
     Usable as a context manager. `env` goes on top of this process's environment, or with
     `inherit_env=False` is the whole environment (plus the marker), e.g. to leave out the fidelity patches'
     variables for stock moto. The server logs to `log_path`, by default `run_dir/moto-<port>.log`.
+    `restore` is an emulator state file (`save_state`) the server loads before it serves; one it cannot
+    restore makes `start` fail with the server's one-line reason.
     """
 
     def __init__(
@@ -40,6 +60,7 @@ class MotoServerProcess:
         inherit_env: bool = True,
         log_path: Path | None = None,
         die_with_parent: bool = False,
+        restore: Path | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -48,6 +69,8 @@ class MotoServerProcess:
             argv.append("--no-patches")
         for name in patches or ():
             argv += ["--patch", name]
+        if restore is not None:
+            argv += ["--restore", str(Path(restore).resolve())]
         self.process = ManagedProcess(
             name="moto server",
             argv=argv,
@@ -70,6 +93,10 @@ class MotoServerProcess:
         except BaseException:
             self.stop()
             raise
+
+    def save_state(self, path: Path, timeout: float = 120.0) -> dict[str, object]:
+        """Have the server write its state to `path` (see `save_state`)."""
+        return save_state(self.endpoint, path, timeout, log_path=self.process.log_path)
 
     def stop(self, grace: float = 10.0) -> None:
         self.process.stop(grace)

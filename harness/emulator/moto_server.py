@@ -1,6 +1,7 @@
 """A moto server patched to behave like AWS where stock moto falls short.
 
     python -m harness.emulator.moto_server --host 127.0.0.1 --port 4566 [--no-patches] [--patch NAME ...]
+                                           [--restore STATE_FILE]
 
 Order matters, so ``main`` does, in this order:
 
@@ -22,6 +23,13 @@ Order matters, so ``main`` does, in this order:
    in the protocol of that service, instead of moto's HTML error page (which SDKs report as
    ``invalid character '<'``).
 
+With ``--restore STATE_FILE`` it loads an emulator state (``harness.emulator.state``) after applying the
+patches and before serving; a file it cannot restore (truncated, corrupt, another moto/harness/patch set)
+is one ``StateFormatError`` line on stderr and exit code 2, the server never serving half-restored.
+``POST /_harness/state/save?path=FILE`` (or a JSON body ``{"path": FILE}``) writes the state to FILE and
+answers JSON ``{"path", "services", "size", "seconds"}``; every request passes a gate
+(``harness.emulator.quiesce``) that the save closes, so the file is one consistent point in time.
+
 Ready when ``GET http://HOST:PORT/moto-api/`` answers 200. ``harness.emulator.moto_process.MotoServerProcess``
 starts it as a child process (tagged for the reaper) and polls that.
 ``--no-patches`` gives stock moto, to tell an emulator gap from a bug of ours. The patches, and where a
@@ -37,14 +45,18 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from harness.core.errors import HarnessError
 from harness.core.ports import free_port
+from harness.emulator.quiesce import RequestGate, let_long_polls_step_out
 
 PATCHES_PATH = "/_harness/patches"
+STATE_SAVE_PATH = "/_harness/state/save"
 
 log = logging.getLogger("harness.emulator.moto_server")
 
@@ -63,6 +75,54 @@ def _patches_endpoint(app: WSGIApp, patch_names: Sequence[str]) -> WSGIApp:
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
         return app(environ, start_response)
+
+    return wrapped
+
+
+def _save_target(environ: dict[str, Any]) -> Path:
+    from urllib.parse import parse_qs
+
+    query = parse_qs(str(environ.get("QUERY_STRING", "")))
+    if query.get("path"):
+        return Path(query["path"][-1])
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+    if not isinstance(body, dict) or not isinstance(body.get("path"), str) or not body["path"]:
+        raise ValueError("say where to save: ?path=FILE or a JSON body {\"path\": FILE}")
+    return Path(body["path"])
+
+
+def _state_endpoint(app: WSGIApp, gate: RequestGate, endpoint: str) -> WSGIApp:
+    """Every request passes `gate`; POST /_harness/state/save closes it and dumps the emulator state."""
+    from harness.emulator import state
+
+    def reply(start_response: Callable[..., Any], status: str, payload: dict[str, Any]) -> list[bytes]:
+        body = json.dumps(payload).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != STATE_SAVE_PATH:
+            with gate.request():
+                return app(environ, start_response)
+        if environ.get("REQUEST_METHOD") != "POST":
+            return reply(start_response, "405 Method Not Allowed", {"error": f"POST {STATE_SAVE_PATH}?path=FILE"})
+        try:
+            target = _save_target(environ)
+        except ValueError as exc:
+            return reply(start_response, "400 Bad Request", {"error": str(exc)})
+        started = time.monotonic()
+        try:
+            with gate.exclusive():
+                info = state.dump(target, endpoint=endpoint)
+        except Exception as exc:
+            log.exception("emulator state: saving to %s failed", target)
+            return reply(start_response, "500 Internal Server Error", {"error": f"{type(exc).__name__}: {exc}"})
+        seconds = time.monotonic() - started
+        log.info("emulator state: saved %d services to %s (%d bytes, %.2f s)", len(info.services), target,
+                 info.size, seconds)
+        return reply(start_response, "200 OK",
+                     {"path": str(info.path), "services": info.services, "size": info.size, "seconds": seconds})
 
     return wrapped
 
@@ -151,6 +211,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="NAME",
         help="apply only these patches (repeatable); default: all patches",
     )
+    parser.add_argument("--restore", type=Path, metavar="STATE_FILE",
+                        help="load this emulator state (from POST /_harness/state/save) before serving")
     parser.add_argument("--log-requests", action="store_true", help="log every request (werkzeug)")
     return parser.parse_args(argv)
 
@@ -182,7 +244,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.log_requests:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
+    endpoint = f"http://{args.host}:{port}"
+    if args.restore is not None:
+        from harness.emulator import state
+
+        started = time.monotonic()
+        try:
+            info = state.load(args.restore, endpoint)
+        except state.StateFormatError as exc:
+            print(f"moto_server: {exc}", file=sys.stderr)
+            return 2
+        log.info("emulator state: restored %d services from %s (%d bytes, %.2f s)", len(info.services),
+                 args.restore, info.size, time.monotonic() - started)
+
     app = _patches_endpoint(_named_gaps(DomainDispatcherApplication(create_backend_app), moto.__version__), applied)
+    gate = RequestGate()
+    let_long_polls_step_out(gate)
+    app = _state_endpoint(app, gate, endpoint)
     server = make_server(args.host, port, app, threaded=True, request_handler=MotoRequestHandler)
     stop = threading.Event()
 

@@ -551,6 +551,44 @@ def apply() -> None:
     )
 
 
+# --------------------------------------------------------------------------------------------------
+# Emulator state (harness.emulator.state): the tokens are saved with the backends; on restore, the URLs
+# that name the saving server move to this one, and pending subscriptions get their confirmation again
+# (the delivery engine's queue, with the retries of the first one, is not saved).
+
+
+def save_state() -> dict[str, _TokenRef]:
+    runtime = _rt()
+    with runtime.lock:
+        return dict(runtime.tokens)
+
+
+def _moved(url: str | None, saved_endpoint: str | None, endpoint: str) -> str | None:
+    """`url` on this server when it named the saving server's port, else unchanged."""
+    from urllib.parse import urlsplit
+
+    if not url or not saved_endpoint:
+        return url
+    old, new, parts = urlsplit(saved_endpoint), urlsplit(endpoint), urlsplit(url)
+    if parts.port is None or parts.port != old.port or parts.port == new.port:
+        return url
+    return parts._replace(netloc=f"{parts.hostname}:{new.port}").geturl()
+
+
+def restore_state(saved: dict[str, _TokenRef] | None, saved_endpoint: str | None, endpoint: str) -> None:
+    from moto.sns.models import sns_backends
+
+    runtime = _rt()
+    with runtime.lock:
+        runtime.tokens.update(saved or {})
+    for _, _, backend in sns_backends.iter_backends():
+        for subscription in list(backend.subscriptions.values()):
+            if getattr(subscription, "_harness_base_url", None):
+                subscription._harness_base_url = _moved(subscription._harness_base_url, saved_endpoint, endpoint)
+            if subscription.protocol in HTTP_PROTOCOLS and _is_pending(subscription):
+                _send_confirmation(backend, subscription, "SubscriptionConfirmation", restore=False)
+
+
 PATCH = FidelityPatch(
     name=NAME,
     summary=(
@@ -560,4 +598,6 @@ PATCH = FidelityPatch(
         "fails the Publish."
     ),
     apply=apply,
+    save_state=save_state,
+    restore_state=restore_state,
 )

@@ -228,9 +228,27 @@ def _apply() -> None:
     SQSResponse.cancel_message_move_task = cancel_message_move_task  # type: ignore[attr-defined]
 
 
+def _restore_state(_saved: object, _saved_endpoint: str | None, _endpoint: str) -> None:
+    """After an emulator restore (the tasks come back with the backends, their threads do not): a running
+    task carries on from where it was, one being cancelled ends cancelled."""
+    from moto.sqs.models import sqs_backends
+
+    for _, _, backend in sqs_backends.iter_backends():
+        for task in _tasks(backend):
+            if task.status == "CANCELLING":
+                task.status = "CANCELLED"
+            elif task.status == "RUNNING":
+                source = backend.queues.get(task.source_arn.rsplit(":", 1)[-1])
+                if source is None:
+                    task.status, task.failure_reason = "FAILED", "The source queue no longer exists."
+                    continue
+                threading.Thread(target=_run, args=(task, source), name=f"sqs-move-{task.task_id}", daemon=True).start()
+
+
 PATCH = FidelityPatch(
     name="sqs-message-move-tasks",
     summary="StartMessageMoveTask/ListMessageMoveTasks/CancelMessageMoveTask redrive a DLQ "
     "asynchronously (to DestinationArn or each message's source queue); stock moto lacks all three.",
     apply=_apply,
+    restore_state=_restore_state,
 )
