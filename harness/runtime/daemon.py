@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from harness.aws.cloudwatch import CloudWatchEmulation
-from harness.aws.ecs import EcsOptions, EcsRunner, ImageResolver
+from harness.aws.cloudwatch.emulation import CloudWatchEmulation
+from harness.aws.ecs.images import ImageResolver
+from harness.aws.ecs.options import EcsOptions
+from harness.aws.ecs.runner import EcsRunner
 from harness.aws.elbv2.dataplane import AlbDataPlane
 from harness.aws.route53.resolver import DnsTruthPublisher
 from harness.aws.ses.inbound import SesInbound

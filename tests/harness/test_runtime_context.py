@@ -97,11 +97,11 @@ def test_eventually_stops_at_a_fatal_error_and_raises_the_callers_timeout_error(
 
 
 def test_every_data_plane_component_follows_the_one_lifecycle(tmp_path) -> None:
-    from harness.aws.cloudwatch import CloudWatchEmulation
-    from harness.aws.ecs import EcsRunner
-    from harness.aws.elbv2 import AlbDataPlane
+    from harness.aws.cloudwatch.emulation import CloudWatchEmulation
+    from harness.aws.ecs.runner import EcsRunner
+    from harness.aws.elbv2.dataplane import AlbDataPlane
     from harness.aws.route53.resolver import DnsTruthPublisher
-    from harness.aws.ses import SesInbound
+    from harness.aws.ses.inbound import SesInbound
     from harness.aws.sns.confirm import SubscriptionConfirmer
 
     context = RuntimeContext.for_emulator("http://127.0.0.1:1", "us-east-1", tmp_path)

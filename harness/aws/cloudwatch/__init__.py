@@ -7,7 +7,3 @@
 * ``alarms`` — reads alarms and datapoints from the emulator, sets states, notifies (``notifications``);
 * ``emulation`` — ``CloudWatchEmulation``: one thread publishing then evaluating every scaled minute.
 """
-
-from harness.aws.cloudwatch.emulation import CloudWatchEmulation
-
-__all__ = ["CloudWatchEmulation"]

@@ -12,29 +12,3 @@ drivers (process driver; container driver interface), tasks (ECS-shaped task rec
 (ELBv2 registration), logship (CloudWatch Logs), backoff (restart throttle), health (container
 health checks), runner (the scheduler and lifecycle object).
 """
-
-from harness.aws.ecs.drivers import ContainerDriver, ProcessDriver, TaskDriver, select_driver
-from harness.aws.ecs.images import ImageResolver, ImageSource
-from harness.aws.ecs.loader import RUN_BEFORE_TAG, EcsLoader
-from harness.aws.ecs.model import EcsModel, Service, TaskDefinition
-from harness.aws.ecs.options import EcsOptions
-from harness.aws.ecs.runner import EcsRunner
-from harness.aws.ecs.tasks import Task, TaskStatus
-
-__all__ = [
-    "RUN_BEFORE_TAG",
-    "ContainerDriver",
-    "EcsLoader",
-    "EcsModel",
-    "EcsOptions",
-    "EcsRunner",
-    "ImageResolver",
-    "ImageSource",
-    "ProcessDriver",
-    "Service",
-    "Task",
-    "TaskDefinition",
-    "TaskDriver",
-    "TaskStatus",
-    "select_driver",
-]

@@ -10,9 +10,3 @@ redirects (Location), health (AWS state machine, pure), checker (health probes),
 (round robin, weights), proxy (forwarding), handler (ASGI request path), listener (uvicorn
 server), metrics (CloudWatch counters), dataplane (the lifecycle object).
 """
-
-from harness.aws.elbv2.dataplane import AlbDataPlane
-from harness.aws.elbv2.health import Reason, State, TargetHealth
-from harness.aws.elbv2.model import AlbModel
-
-__all__ = ["AlbDataPlane", "AlbModel", "Reason", "State", "TargetHealth"]

@@ -7,17 +7,3 @@ encryption), `bounce` (DSN), `processor` (run rules/actions), `smtp` (aiosmtpd h
 `inbound` (`SesInbound` lifecycle), `addresses` (RFC 5321 paths).
 The SMTP client that sends to it is `harness.testing.smtp_client`.
 """
-
-from harness.aws.ses.inbound import DEFAULT_MAX_MESSAGE_BYTES, SesInbound
-from harness.aws.ses.mime import Verdicts
-from harness.aws.ses.model import ReceiptConfig, ReceiptRule
-from harness.aws.ses.s3crypto import decrypt_object
-
-__all__ = [
-    "DEFAULT_MAX_MESSAGE_BYTES",
-    "ReceiptConfig",
-    "ReceiptRule",
-    "SesInbound",
-    "Verdicts",
-    "decrypt_object",
-]

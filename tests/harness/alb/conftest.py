@@ -14,7 +14,7 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
-from harness.aws.elbv2 import AlbDataPlane
+from harness.aws.elbv2.dataplane import AlbDataPlane
 from harness.core.context import RuntimeContext
 from harness.core.ports import free_port
 from harness.core.probes import eventually

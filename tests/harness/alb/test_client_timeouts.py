@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from harness.aws.elbv2 import AlbDataPlane
 from harness.aws.elbv2.client_timeouts import REQUEST_HEADER_TIMEOUT_SECONDS
+from harness.aws.elbv2.dataplane import AlbDataPlane
 from tests.harness.alb.conftest import IDLE_TIMEOUT_SCALE, AlbEnv
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]

@@ -17,7 +17,8 @@ import httpx
 import pytest
 from cryptography import x509
 
-from harness.aws.elbv2 import AlbDataPlane, Reason, State
+from harness.aws.elbv2.dataplane import AlbDataPlane
+from harness.aws.elbv2.health import Reason, State
 from harness.core.context import RuntimeContext
 from harness.core.errors import HarnessError
 from harness.core.ports import free_port

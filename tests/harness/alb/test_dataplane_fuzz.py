@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.aws.elbv2 import AlbDataPlane
+from harness.aws.elbv2.dataplane import AlbDataPlane
 from tests.harness.alb.conftest import AlbEnv
 from tests.raw_http import FuzzCounter, RawResponse, exchange, request_bytes
 

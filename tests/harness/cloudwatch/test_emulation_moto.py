@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from harness.aws.cloudwatch import CloudWatchEmulation
 from harness.aws.cloudwatch.alb_metrics import AlbMetrics
 from harness.aws.cloudwatch.ecs_metrics import EcsMetrics
+from harness.aws.cloudwatch.emulation import CloudWatchEmulation
 from harness.aws.cloudwatch.sqs_metrics import SqsMetrics
 from harness.core.clients import AwsClients
 from harness.core.context import RuntimeContext

@@ -13,7 +13,8 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
-from harness.aws.ecs import EcsOptions, EcsRunner
+from harness.aws.ecs.options import EcsOptions
+from harness.aws.ecs.runner import EcsRunner
 from harness.core.ca import LocalCA
 from harness.core.clients import AwsClients
 from harness.core.clock import Clock

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from harness.aws.ecs import ImageSource, TaskStatus
+from harness.aws.ecs.images import ImageSource
+from harness.aws.ecs.tasks import TaskStatus
 from harness.aws.rds.binding import RdsBinding
 from harness.core.errors import HarnessError, ReadinessTimeoutError
 from harness.core.reaper import processes_of

@@ -22,7 +22,7 @@ from moto.server import ThreadedMotoServer
 from moto.ses.models import SESBackend
 from moto.ses.responses import EmailResponse
 
-from harness.aws.ses import SesInbound
+from harness.aws.ses.inbound import SesInbound
 from harness.core.context import RuntimeContext
 from harness.core.ports import free_port
 

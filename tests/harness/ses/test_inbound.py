@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.aws.ses import SesInbound, decrypt_object
+from harness.aws.ses.inbound import SesInbound
 from harness.aws.ses.mime import parse_headers, split_message
+from harness.aws.ses.s3crypto import decrypt_object
 from harness.core.context import RuntimeContext
 from harness.core.errors import PortInUseError
 from harness.testing.smtp_client import RecipientsRefusedError, send_mail
