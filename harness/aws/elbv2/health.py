@@ -112,8 +112,12 @@ class Matcher:
 class TargetHealthMachine:
     """AWS's health state machine for one registered target.
 
-    initial --healthy_threshold successes--> healthy --unhealthy_threshold failures--> unhealthy
+    initial --one success--> healthy --unhealthy_threshold failures--> unhealthy
     initial --unhealthy_threshold failures--> unhealthy --healthy_threshold successes--> healthy
+
+    A newly registered target needs one passing check, not `healthy_threshold` ("After your target is
+    registered, it must pass one health check to be considered healthy", the ALB user guide); the threshold
+    is what an unhealthy target needs to come back.
     any --deregistered--> draining --deregistration delay--> gone
     Counts are of *consecutive* results; a result of the other kind resets the count.
     """
@@ -146,9 +150,9 @@ class TargetHealthMachine:
             self.successes = 0
 
         if self.state == State.INITIAL:
-            if result.ok and self.successes >= self.healthy_threshold:
+            if result.ok:
                 self._set(State.HEALTHY, None, None)
-            elif not result.ok and self.failures >= self.unhealthy_threshold:
+            elif self.failures >= self.unhealthy_threshold:
                 self._set(State.UNHEALTHY, result.reason, result.description)
             else:
                 self._set(State.INITIAL, Reason.INITIAL_HEALTH_CHECKING, DESCRIPTIONS[Reason.INITIAL_HEALTH_CHECKING])

@@ -29,10 +29,9 @@ def test_new_target_is_initial_with_registration_in_progress() -> None:
     assert not view.routable
 
 
-def test_initial_becomes_healthy_after_healthy_threshold_successes() -> None:
+def test_a_newly_registered_target_becomes_healthy_after_one_passing_check() -> None:
+    """AWS: "After your target is registered, it must pass one health check to be considered healthy"."""
     m = machine(healthy=3)
-    assert feed(m, OK, OK) == [State.INITIAL, State.INITIAL]
-    assert m.reason == Reason.INITIAL_HEALTH_CHECKING
     assert m.record(OK) is True
     view = m.view()
     assert (view.state, view.reason, view.description) == (State.HEALTHY, None, None)
@@ -45,12 +44,20 @@ def test_initial_becomes_unhealthy_after_unhealthy_threshold_failures() -> None:
     assert (m.reason, m.description) == (Reason.RESPONSE_CODE_MISMATCH, "Health checks failed with these codes: [500]")
 
 
+def test_an_initial_target_that_fails_below_the_threshold_still_needs_only_one_pass() -> None:
+    m = machine(healthy=3, unhealthy=3)
+    assert feed(m, BAD, BAD) == [State.INITIAL, State.INITIAL]
+    assert m.reason == Reason.INITIAL_HEALTH_CHECKING
+    assert feed(m, OK) == [State.HEALTHY]
+
+
 def test_counts_are_of_consecutive_results() -> None:
     m = machine(healthy=3, unhealthy=3)
-    assert feed(m, OK, OK, BAD, OK, OK) == [State.INITIAL] * 5
-    assert feed(m, OK) == [State.HEALTHY]
+    feed(m, OK)
     assert feed(m, BAD, BAD, OK, BAD, BAD) == [State.HEALTHY] * 5
     assert feed(m, BAD) == [State.UNHEALTHY]
+    assert feed(m, OK, OK, BAD, OK, OK) == [State.UNHEALTHY] * 5
+    assert feed(m, OK) == [State.HEALTHY]
 
 
 def test_healthy_becomes_unhealthy_only_at_the_threshold() -> None:
@@ -101,8 +108,8 @@ def test_unused_and_disabled_checks() -> None:
 
 
 def test_threshold_changes_apply_to_the_running_count() -> None:
-    m = machine(healthy=5)
-    feed(m, OK, OK)
+    m = machine(healthy=5, unhealthy=1)
+    feed(m, BAD, OK, OK)
     m.set_thresholds(healthy_threshold=3, unhealthy_threshold=2)
     assert feed(m, OK) == [State.HEALTHY]
 
