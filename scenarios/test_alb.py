@@ -140,5 +140,5 @@ def test_hung_api_task_leaves_rotation_after_the_threshold_and_no_request_fails(
     failures = [(outcome, round(took, 2)) for outcome, took in clients.results if outcome != 200]
     assert failures == [] and len(clients.results) > 10, f"{len(clients.results)} requests, failed: {failures}"
     assert max(took for _, took in clients.results) > check_timeout, "no request was held by the hung task"
-    # A newly registered target needs one passing check (not HealthyThresholdCount): it is `initial` first.
-    assert seen[0] == "initial" and seen[-1] == "healthy", f"replacement target states: {seen}"
+    # A newly registered target goes `initial` -> `healthy` (one passing check; the poll may miss `initial`).
+    assert seen[-1] == "healthy" and set(seen) <= {"initial", "healthy"}, f"replacement target states: {seen}"

@@ -275,7 +275,7 @@ def test_targets_registered_by_someone_else_show_up_by_polling(env: AlbEnv, plan
         c.stop()
 
 
-def test_new_target_is_initial_until_the_healthy_threshold(env: AlbEnv) -> None:
+def test_a_new_target_that_fails_its_checks_goes_from_initial_to_unhealthy(env: AlbEnv) -> None:
     env.elbv2.modify_target_group(TargetGroupArn=env.api_tg, HealthCheckIntervalSeconds=30)  # 0.6 s here
     env.backends["a"].health_status = 500
     plane = env.start_plane()
