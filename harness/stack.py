@@ -24,9 +24,13 @@ from harness.core.progress import QuietReporter, Reporter
 from harness.core.reaper import processes_of, processes_running, reap, terminate
 from harness.core.rundir import RunDir, RunDirFileError, StackState, UnusableState
 from harness.emulator.backend import AwsBackend, EndpointBackend, MotoBackend
+from harness.emulator.moto_process import EmulatorStateRefused
 from harness.postgres.binaries import find_postgres_bin_dir
 from harness.postgres.cluster import LocalPostgres, state_dir_for
 from harness.runtime.process import RuntimeProcess
+from harness.snapshots.keys import snapshot_keys
+from harness.snapshots.layers import Restore, SnapshotLayers
+from harness.snapshots.store import SnapshotStore, default_root
 from harness.terraform.runner import TerraformRunner, check_root_module, find_terraform, source_fingerprint
 
 
@@ -88,7 +92,7 @@ class Stack:
             die_with_parent=not self.detached,
         )
 
-    def _backend(self) -> AwsBackend:
+    def _backend(self, restore: Path | None = None) -> AwsBackend:
         if self.settings.backend is Backend.ENDPOINT:
             if not self.settings.aws_endpoint_url:
                 raise HarnessError(
@@ -101,6 +105,7 @@ class Stack:
             port=free_port(self.settings.host),
             die_with_parent=not self.detached,
             time_scale=self.settings.time_scale,
+            restore=restore,
         )
 
     # -- state ---------------------------------------------------------------------------------------
@@ -198,36 +203,73 @@ class Stack:
             self._remove_state_file()
             self._forget_emulated_state()
         self._check_fixed_ports()
-        backend = self._backend()
-        pg = self._postgres(free_port(self.settings.host))
+        layers = self._snapshot_layers()
+        restore = None
+        if layers is not None:
+            with self.reporter.phase("snapshot lookup"):
+                restore = layers.checkout(self.paths.snapshot_dir)
         try:
-            with self.reporter.phase("emulated AWS ready"):
-                backend.start(timeout=60)
-            with self.reporter.phase("postgres ready"):
-                pg.start()
-            clients = AwsClients(backend.endpoint_url, self.settings.region)
-            state = StackState(
-                fingerprint="",  # set only once the apply succeeded
-                backend=self.settings.backend.value,
-                aws_endpoint_url=backend.endpoint_url,
-                region=self.settings.region,
-                postgres=pg.info,
-                rds=[],
-                outputs={},
-                detached=self.detached,
-                owner_pid=os.getpid(),
-                booted_at=time.time(),
-                runtime=self.settings.runtime,
-            )
-            self._save(state)
-            self._apply_and_bind(state, clients, pg)
+            try:
+                state = self._boot(layers, restore)
+            except EmulatorStateRefused as exc:
+                assert layers is not None and restore is not None
+                layers.unusable(restore, exc.problem)  # never a half-restored stack: start over, cold
+                reap(self.run_dir)
+                self._forget_emulated_state()
+                state = self._boot(layers, None)
         except BaseException:
             # Ctrl-C or a failure mid-boot: leave nothing running and no half-made state behind.
             reap(self.run_dir)
             self.state_file.unlink(missing_ok=True)
             raise
+        finally:
+            shutil.rmtree(self.paths.snapshot_dir, ignore_errors=True)
         state.timings = {**self.reporter.timings, "total": time.monotonic() - started}
         self._save(state)
+        return state
+
+    def _boot(self, layers: SnapshotLayers | None, restore: Restore | None) -> StackState:
+        """Start the processes and bring the cloud to the Terraform: from `restore` when given (no apply when
+        it is exact), else by a full apply; save what the store lacks on the way."""
+        backend = self._backend(restore.emulator_state if restore else None)
+        pg = self._postgres(free_port(self.settings.host))
+        with self.reporter.phase("emulated AWS ready" + (" (restored)" if restore else "")):
+            backend.start(timeout=60)
+        restored_db = False
+        if restore is not None:
+            restored_db = SnapshotLayers.restore_database(restore, pg)
+        with self.reporter.phase("postgres ready" + (" (restored)" if restored_db else "")):
+            pg.start()
+        clients = AwsClients(backend.endpoint_url, self.settings.region)
+        state = StackState(
+            fingerprint="",  # set only once the apply succeeded
+            backend=self.settings.backend.value,
+            aws_endpoint_url=backend.endpoint_url,
+            region=self.settings.region,
+            postgres=pg.info,
+            rds=[],
+            outputs={},
+            detached=self.detached,
+            owner_pid=os.getpid(),
+            booted_at=time.time(),
+            runtime=self.settings.runtime,
+            snapshot=None if restore is None else {
+                "cloud": restore.cloud.key, "changed_files": restore.changed,
+                "database": restore.database.key if restore.database else None},
+        )
+        self._save(state)
+        if restore is not None:
+            SnapshotLayers.place_terraform(restore, self.terraform_workdir, backend.endpoint_url)
+        if restore is not None and restore.exact:
+            self.terraform(backend.endpoint_url).prepare()  # the source and override, for `harness plan`
+            state.outputs = SnapshotLayers.outputs(restore, backend.endpoint_url)
+            self._bind_and_run(state, clients, pg, layers, backend, save_cloud=False)
+        else:
+            self._apply_and_bind(state, clients, pg, layers=layers, backend=backend)
+        if layers is not None and self.settings.runtime and not restored_db and not layers.has_database():
+            with self.reporter.phase("snapshot saved (database)"):
+                layers.save_database(pg, self.paths.snapshot_dir / "staging")
+                layers.prune()
         return state
 
     def _reapply(self, state: StackState) -> StackState:
@@ -237,7 +279,10 @@ class Stack:
         self._save(state)
         return state
 
-    def _apply_and_bind(self, state: StackState, clients: AwsClients, pg: LocalPostgres) -> None:
+    def _apply_and_bind(
+        self, state: StackState, clients: AwsClients, pg: LocalPostgres,
+        layers: SnapshotLayers | None = None, backend: AwsBackend | None = None,
+    ) -> None:
         tf = self.terraform(state.aws_endpoint_url)
         with self.reporter.phase("terraform init"):
             tf.prepare()
@@ -245,12 +290,40 @@ class Stack:
         with self.reporter.phase("terraform apply"):
             tf.apply(self.reporter.detail)
             state.outputs = tf.outputs()
+        self._bind_and_run(state, clients, pg, layers, backend, save_cloud=True)
+
+    def _bind_and_run(
+        self, state: StackState, clients: AwsClients, pg: LocalPostgres, layers: SnapshotLayers | None,
+        backend: AwsBackend | None, save_cloud: bool,
+    ) -> None:
         with self.reporter.phase("bind RDS to postgres"):
             state.rds = bind_rds_instances(clients, pg)
         self._save(state)
+        if save_cloud and layers is not None and isinstance(backend, MotoBackend) and not layers.has_cloud():
+            # before the data plane starts: the snapshot holds what Terraform made, not what a run did
+            with self.reporter.phase("snapshot saved (cloud)"):
+                layers.save_cloud(backend, self.terraform_workdir, state.outputs, self.paths.snapshot_dir / "staging")
+                layers.prune()
         if self.settings.runtime:
             self._restart_runtime()
         state.fingerprint = self.fingerprint()
+
+    def _snapshot_layers(self) -> SnapshotLayers | None:
+        """The snapshot store's layers for this Terraform, or None when snapshots are off or cannot apply."""
+        if not self.settings.snapshots or self.settings.backend is not Backend.MOTO:
+            return None
+        services = self.settings.resolve(self.settings.services_dir)
+        keys = snapshot_keys(
+            terraform_binary=self.settings.terraform, mirror=self.settings.terraform_mirror,
+            source=self.settings.terraform_path, var_files=self.var_files(), region=self.settings.region,
+            services_dir=services, run_before_services=self.settings.run_before_services,
+            postgres_bin_dir=self.settings.postgres_bin_dir,
+        )
+        return SnapshotLayers(self.snapshot_store(), keys, self.settings.snapshot_max_bytes, self.reporter.note)
+
+    def snapshot_store(self) -> SnapshotStore:
+        root = self.settings.resolve(self.settings.snapshot_dir) if self.settings.snapshot_dir else default_root()
+        return SnapshotStore(root)
 
     def _restart_runtime(self) -> None:
         """The data plane reads the stack's state at start, so a new apply gets a new runtime."""

@@ -55,6 +55,9 @@ class HarnessSettings(BaseSettings):
     )
     runtime: bool = Field(default=True, description="run the data plane (ECS tasks, ALB, SES inbound)")
     boot_timeout: float = Field(default=300.0, gt=0)
+    snapshots: bool = Field(default=True, description="restore a cold boot from a snapshot, and save one after it")
+    snapshot_dir: Path | None = Field(default=None, description="the snapshot store (default: the XDG cache dir)")
+    snapshot_max_bytes: int = Field(default=4 * 1024**3, ge=0, description="the store's size cap (LRU pruning)")
 
     @field_validator("terraform_var_files", "run_before_services", mode="before")
     @classmethod

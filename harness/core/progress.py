@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from rich.console import Console
+from rich.markup import escape
 
 
 class Reporter(Protocol):
@@ -15,6 +16,7 @@ class Reporter(Protocol):
 
     def phase(self, name: str) -> contextlib.AbstractContextManager[None]: ...
     def detail(self, text: str) -> None: ...
+    def note(self, text: str) -> None: ...
 
 
 class QuietReporter:
@@ -22,6 +24,7 @@ class QuietReporter:
 
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}
+        self.notes: list[str] = []
 
     @contextlib.contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -33,6 +36,10 @@ class QuietReporter:
 
     def detail(self, text: str) -> None:
         """Quiet."""
+
+    def note(self, text: str) -> None:
+        """Something the user should know that did not stop the work (kept in `notes`)."""
+        self.notes.append(text)
 
 
 class ConsoleReporter(QuietReporter):
@@ -65,3 +72,7 @@ class ConsoleReporter(QuietReporter):
         status = self._status
         if status is not None and text.strip():
             status.update(f"[bold]{self._current}[/]… [dim]{text.strip()[:100]}[/]")  # type: ignore[attr-defined]
+
+    def note(self, text: str) -> None:
+        super().note(text)
+        self.console.print(f"[yellow]![/] {escape(text)}", soft_wrap=True)

@@ -89,6 +89,7 @@ class StackState:
     booted_at: float
     timings: dict[str, float] = field(default_factory=dict)
     runtime: bool = True
+    snapshot: dict[str, Any] | None = None  # what this boot restored: layer keys and changed Terraform files
     harness_version: str = __version__
     reused: bool = False  # of this boot, not saved
 
@@ -267,6 +268,11 @@ class RunDir:
     @property
     def postgres_dir(self) -> Path:
         return self.root / "postgres"
+
+    @property
+    def snapshot_dir(self) -> Path:
+        """Snapshot files checked out for a restore, and layers on their way into the store."""
+        return self.root / "snapshot"
 
     @property
     def moto_dir(self) -> Path:

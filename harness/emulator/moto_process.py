@@ -18,6 +18,14 @@ READY_PATH = "/moto-api/"
 STATE_SAVE_PATH = "/_harness/state/save"  # moto_server.STATE_SAVE_PATH (that module imports moto's settings)
 
 
+RESTORE_REFUSED = 2  # moto_server's exit code when it cannot restore its --restore file
+_REFUSAL_PREFIX = "moto_server: cannot restore the emulator state"
+
+
+class EmulatorStateRefused(HarnessError):
+    """The emulator would not start from a saved state (corrupt, another moto/harness/patch set): it never served."""
+
+
 def moto_ready(endpoint: str) -> bool:
     """True once the moto server at `endpoint` answers GET /moto-api/ with 200."""
     with urllib.request.urlopen(endpoint + READY_PATH, timeout=2) as response:  # noqa: S310
@@ -69,6 +77,7 @@ class MotoServerProcess:
             argv.append("--no-patches")
         for name in patches or ():
             argv += ["--patch", name]
+        self.restore = restore
         if restore is not None:
             argv += ["--restore", str(Path(restore).resolve())]
         self.process = ManagedProcess(
@@ -90,9 +99,25 @@ class MotoServerProcess:
         self.process.start()
         try:
             return self.process.wait_ready(lambda: moto_ready(self.endpoint), timeout)
+        except HarnessError as exc:
+            self.stop()
+            refusal = self._restore_refusal()
+            if refusal:
+                raise EmulatorStateRefused(refusal, str(exc)) from exc
+            raise
         except BaseException:
             self.stop()
             raise
+
+    def _restore_refusal(self) -> str | None:
+        """The server's one line when it exited because it could not restore `restore`."""
+        popen = self.process.popen
+        if self.restore is None or popen is None or popen.returncode != RESTORE_REFUSED:
+            return None
+        for line in reversed(self.process.log_tail().splitlines()):
+            if line.startswith(_REFUSAL_PREFIX):
+                return line.removeprefix("moto_server: ")
+        return None
 
     def save_state(self, path: Path, timeout: float = 120.0) -> dict[str, object]:
         """Have the server write its state to `path` (see `save_state`)."""

@@ -22,6 +22,9 @@ What does not pickle as moto holds it, and what it becomes (``_StatePickler``):
   ``ParameterDict`` (a ``defaultdict`` whose ``__init__`` takes other arguments: rebuilt without calling it);
 * ``BackendDict`` objects met inside the graph are stored as references to the live ones.
 
+Strings that name the saving server's address (``host:port``: an SQS queue URL that Terraform put in a task
+definition's environment) are saved with marks in its place and loaded with the restoring server's address.
+
 SQS messages are saved with their timestamps: one in flight at the save becomes visible again when its
 visibility timeout ends, its receipt handle still valid. Not saved (runtime, not AWS state): the threads
 of the fidelity patches (the SNS delivery engine's queue of deliveries still to attempt, a running SQS
@@ -193,11 +196,19 @@ _LOCK_FACTORIES: dict[type, Callable[[], Any]] = {type(threading.Lock()): thread
 
 
 class _StatePickler(pickle.Pickler):
-    def __init__(self, file: io.BufferedIOBase, backend_refs: dict[int, tuple[str, str]]) -> None:
+    def __init__(self, file: io.BufferedIOBase, backend_refs: dict[int, tuple[str, str]],
+                 endpoint: str | None = None) -> None:
         super().__init__(file, protocol=PROTOCOL)
         self._backend_refs = backend_refs
+        self._addresses = _addresses(endpoint)
 
     def persistent_id(self, obj: Any) -> Any:
+        if type(obj) is str:
+            if any(address in obj for address, _ in self._addresses):
+                for address, template in self._addresses:
+                    obj = obj.replace(address, template)
+                return (_ENDPOINT_STRING, obj)
+            return None
         return self._backend_refs.get(id(obj))
 
     def reducer_override(self, obj: Any) -> Any:
@@ -250,9 +261,43 @@ def _resolve_factory(key: str) -> Callable[[], Any]:
 
 
 class _StateUnpickler(pickle.Unpickler):
+    def __init__(self, file: io.BufferedIOBase, endpoint: str | None = None) -> None:
+        super().__init__(file)
+        host, port = _host_and_port(endpoint) if endpoint else ("", "")
+        self._marks = {_HOST_MARK: host, _PORT_MARK: port}
+
     def persistent_load(self, pid: Any) -> Any:
-        module, attribute = pid
-        return getattr(importlib.import_module(module), attribute)
+        first, second = pid
+        if first == _ENDPOINT_STRING:
+            for mark, value in self._marks.items():
+                second = second.replace(mark, value)
+            return second
+        return getattr(importlib.import_module(first), second)
+
+
+# A string that names the saving server's address (an SQS queue URL in a task definition's environment, an
+# SNS subscription's endpoint) is saved with the address as marks, and loaded with the restoring server's.
+_ENDPOINT_STRING = "\0endpoint"
+_HOST_MARK = "\0host\0"
+_PORT_MARK = "\0port\0"
+
+
+def _host_and_port(endpoint: str) -> tuple[str, str]:
+    netloc = endpoint.split("://", 1)[-1].split("/", 1)[0]
+    host, _, port = netloc.rpartition(":")
+    return host, port
+
+
+def _addresses(endpoint: str | None) -> list[tuple[str, str]]:
+    """(address, template) pairs: the server's host:port, and localhost:port when it is a loopback one."""
+    if not endpoint:
+        return []
+    host, port = _host_and_port(endpoint)
+    found = [(f"{host}:{port}", f"{_HOST_MARK}:{_PORT_MARK}")]
+    if host in ("127.0.0.1", "localhost"):
+        other = "localhost" if host == "127.0.0.1" else "127.0.0.1"
+        found.append((f"{other}:{port}", f"{other}:{_PORT_MARK}"))
+    return found
 
 
 # ------------------------------------------------------------------ the backends
@@ -294,7 +339,7 @@ def dump(path: Path, endpoint: str | None = None) -> StateInfo:
         for location, backend_dict in backends.items()
     }
     buffer = io.BytesIO()
-    _StatePickler(buffer, refs).dump({"backends": payload, "patches": extra})
+    _StatePickler(buffer, refs, endpoint).dump({"backends": payload, "patches": extra})
     body = buffer.getvalue()
     header = {
         **expected_header(),
@@ -355,7 +400,7 @@ def load(path: Path, endpoint: str) -> StateInfo:
     header, body = read_header(path)
     _compare(path, header, expected_header())
     try:
-        saved = _StateUnpickler(io.BytesIO(body)).load()
+        saved = _StateUnpickler(io.BytesIO(body), endpoint).load()
     except Exception as exc:
         raise StateFormatError(path, f"its payload does not load into this moto ({type(exc).__name__}: {exc})") from exc
     _install(saved["backends"])

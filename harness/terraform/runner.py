@@ -82,14 +82,27 @@ def _skip(name: str) -> bool:
     )
 
 
-def source_fingerprint(source: Path, var_files: Sequence[Path] = ()) -> str:
-    """A hash of every file under `source` that Terraform (or a service build) would read, and the var files."""
-    digest = hashlib.sha256()
+def _source_files(source: Path) -> list[tuple[str, Path]]:
+    """Every file under `source` that Terraform (or a service build) would read, by relative path, sorted."""
+    found = []
     for path in sorted(source.rglob("*")):
         relative = path.relative_to(source)
         if any(_skip(part) for part in relative.parts) or not path.is_file():
             continue
-        digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
+        found.append((str(relative), path))
+    return found
+
+
+def tree_digests(source: Path) -> dict[str, str]:
+    """The SHA-256 of each file `source_fingerprint` covers, by relative path."""
+    return {name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in _source_files(source)}
+
+
+def source_fingerprint(source: Path, var_files: Sequence[Path] = ()) -> str:
+    """A hash of every file under `source` that Terraform (or a service build) would read, and the var files."""
+    digest = hashlib.sha256()
+    for relative, path in _source_files(source):
+        digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
     for var_file in var_files:
         digest.update(var_file.read_bytes() if var_file.is_file() else f"missing {var_file}".encode())
     return digest.hexdigest()
@@ -258,6 +271,10 @@ class TerraformRunner:
 
     def _var_args(self) -> list[str]:
         return [f"-var-file={path.resolve()}" for path in self.var_files]
+
+    @property
+    def initialised(self) -> bool:
+        return (self.workdir / ".terraform").is_dir()
 
     def init(self, on_line: LineSink | None = None) -> None:
         self.run(["init", "-input=false", "-no-color"], on_line)

@@ -339,3 +339,29 @@ def test_a_long_poll_in_progress_does_not_hold_up_the_save(tmp_path: Path) -> No
         poll.join(25)
         assert polled and polled[0][0]["Body"] == "after the save"  # the poll, back in the gate, got it
     assert answer["size"] > 0
+
+
+def test_a_string_naming_the_saving_server_names_the_restoring_one(tmp_path: Path) -> None:
+    """Terraform puts queue URLs (the server's own address) into task definitions; after a restore on another
+    port they must lead to the restored server, not to the dead one."""
+    with MotoServerProcess(tmp_path / "source") as server:
+        aws = Aws(server.endpoint, patched=True)
+        url = aws.client("sqs").create_queue(QueueName="jobs")["QueueUrl"]
+        port = server.endpoint.rsplit(":", 1)[1]
+        env = [{"name": "QUEUE_URL", "value": url}, {"name": "ALSO", "value": f"http://localhost:{port}/x"},
+               {"name": "OTHER_PORT", "value": "127.0.0.1:1"}]
+        aws.client("ecs").register_task_definition(
+            family="worker", containerDefinitions=[{"name": "w", "image": "w", "memory": 128, "environment": env}])
+        server.save_state(tmp_path / "emulator.state")
+        saving = server.endpoint
+    with MotoServerProcess(tmp_path / "target", restore=tmp_path / "emulator.state") as server:
+        assert server.endpoint != saving
+        restored = Aws(server.endpoint, patched=True)
+        definition = restored.client("ecs").describe_task_definition(taskDefinition="worker")["taskDefinition"]
+        values = {item["name"]: item["value"] for item in definition["containerDefinitions"][0]["environment"]}
+        new_port = server.endpoint.rsplit(":", 1)[1]
+        assert values == {"QUEUE_URL": url.replace(saving, server.endpoint),
+                          "ALSO": f"http://localhost:{new_port}/x", "OTHER_PORT": "127.0.0.1:1"}
+        sqs = restored.client("sqs")
+        sqs.send_message(QueueUrl=values["QUEUE_URL"], MessageBody="after the restore")
+        assert sqs.receive_message(QueueUrl=values["QUEUE_URL"])["Messages"][0]["Body"] == "after the restore"
