@@ -18,6 +18,7 @@ from harness.core.config import Backend, HarnessSettings, load_settings
 from harness.core.errors import HarnessError, SettingsError
 from harness.core.progress import ConsoleReporter
 from harness.core.rundir import RunDirFileError, RuntimeInfo, StackState
+from harness.snapshots.layers import describe
 from harness.stack import Stack
 from harness.testing.handle import StackHandle
 
@@ -294,6 +295,91 @@ def alb_health(run_dir: RunDir = None) -> None:
         for target in group.targets:
             table.add_row(group.name, f"{target.id}:{target.port}", target.state, target.reason or "")
     console.print(table)
+
+
+snapshot_app = typer.Typer(help="the snapshot store (restores a cold boot in seconds)")
+app.add_typer(snapshot_app, name="snapshot")
+
+
+@snapshot_app.command("list")
+def snapshot_list(as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
+    """Every snapshot in the store, most recently used first; `*` marks the ones this Terraform would restore."""
+    stack = Stack(_settings())
+    try:
+        layers = stack.snapshot_layers()
+        entries = stack.snapshot_store().entries()
+    except HarnessError as exc:
+        _fail(exc)
+        return
+    current = {layers.keys.cloud, layers.keys.database} if layers else set()
+    if as_json:
+        console.print_json(json.dumps([{**describe(snap), "current": snap.key in current} for snap in entries]))
+        return
+    table = Table(title=f"snapshots in {stack.snapshot_store().root}")
+    for column in ("", "key", "kind", "size", "created", "last used"):
+        table.add_column(column)
+    for snap in entries:
+        table.add_row("*" if snap.key in current else "", snap.key[:16], snap.kind, f"{snap.size / 1e6:.1f} MB",
+                      _when(snap.created_at), _when(snap.last_used))
+    console.print(table)
+
+
+@snapshot_app.command("key")
+def snapshot_key(as_json: Annotated[bool, typer.Option("--json", help="every key")] = False) -> None:
+    """The cloud snapshot key of this Terraform (for a CI cache step's key)."""
+    try:
+        layers = Stack(_settings()).snapshot_layers()
+    except HarnessError as exc:
+        _fail(exc)
+        return
+    if layers is None:
+        _fail(HarnessError("snapshots are off (HARNESS_SNAPSHOTS=false or a backend the harness does not run)",
+                           "unset HARNESS_SNAPSHOTS and use the moto backend"))
+        return
+    if as_json:
+        keys = layers.keys
+        console.print_json(json.dumps({"cloud": keys.cloud, "database": keys.database,
+                                       "compatibility": keys.compatibility}))
+    else:
+        console.print(layers.keys.cloud)
+
+
+@snapshot_app.command("save")
+def snapshot_save() -> None:
+    """Make sure the store holds this Terraform's snapshot: boot it in a scratch run directory (restoring the
+    nearest snapshot when there is one), save it, stop it. A CI step before the cache is saved."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="harness-snapshot-") as scratch:
+        stack = Stack(_settings(Path(scratch)), ConsoleReporter(err), detached=False)
+        try:
+            state = stack.up()
+        except HarnessError as exc:
+            _fail(exc)
+            return
+        finally:
+            stack.down()
+    restored = (state.snapshot or {}).get("changed_files") == 0
+    err.print("[green]the store already held this snapshot[/]" if restored else "[green]snapshot saved[/]")
+
+
+@snapshot_app.command("prune")
+def snapshot_prune(
+    max_bytes: Annotated[int | None, typer.Option(help="cap (default HARNESS_SNAPSHOT_MAX_BYTES)")] = None,
+    all_entries: Annotated[bool, typer.Option("--all", help="remove every snapshot")] = False,
+) -> None:
+    """Remove least recently used snapshots until the store is under its cap (and writers' leftovers)."""
+    settings = _settings()
+    store = Stack(settings).snapshot_store()
+    removed = store.prune(0 if all_entries else (settings.snapshot_max_bytes if max_bytes is None else max_bytes))
+    err.print(f"removed {len(removed)} snapshot(s), {sum(s.size for s in removed) / 1e6:.1f} MB; "
+              f"{store.size() / 1e6:.1f} MB left in {store.root}")
+
+
+def _when(timestamp: float) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def main() -> None:

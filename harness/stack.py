@@ -203,7 +203,7 @@ class Stack:
             self._remove_state_file()
             self._forget_emulated_state()
         self._check_fixed_ports()
-        layers = self._snapshot_layers()
+        layers = self.snapshot_layers()
         restore = None
         if layers is not None:
             with self.reporter.phase("snapshot lookup"):
@@ -308,7 +308,7 @@ class Stack:
             self._restart_runtime()
         state.fingerprint = self.fingerprint()
 
-    def _snapshot_layers(self) -> SnapshotLayers | None:
+    def snapshot_layers(self) -> SnapshotLayers | None:
         """The snapshot store's layers for this Terraform, or None when snapshots are off or cannot apply."""
         if not self.settings.snapshots or self.settings.backend is not Backend.MOTO:
             return None

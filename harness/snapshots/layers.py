@@ -9,8 +9,9 @@
   password. It is only restored over its own cloud layer.
 
 ``find`` picks the cloud to restore: the exact key, else the *nearest*: a saved cloud of the same
-compatibility whose Terraform tree differs in the fewest files (ties: the newest), and never one that
-shares fewer than half its files with this tree (another root module). The boot applies the difference.
+compatibility whose Terraform tree differs in the fewest files (ties: the newest), and never one whose file
+names are less than half this tree's (another root module). The boot applies the difference; a snapshot of
+an unrelated module with the same file names would only make that apply bigger, never wrong.
 """
 
 from __future__ import annotations
@@ -77,9 +78,10 @@ class SnapshotLayers:
             if snap.meta.get("compatibility") != self.keys.compatibility:
                 continue
             theirs = dict(snap.meta.get("sources") or {})
+            names, their_names = set(self.keys.sources), set(theirs)
+            if len(names & their_names) * 2 < len(names | their_names):
+                continue  # another root module (most files named differently), not an older version of this one
             changed = differing(self.keys.sources, theirs)
-            if changed * 2 > len(set(theirs) | set(self.keys.sources)):
-                continue  # another root module, not an older version of this one
             if best is None or (changed, -snap.created_at) < (best[0], -best[2].created_at):
                 best = (changed, snap.created_at, snap)
         return (best[2], best[0]) if best else None

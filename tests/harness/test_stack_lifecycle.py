@@ -35,7 +35,8 @@ def tf_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(tmp_path: Path, tf_dir: Path) -> Iterator[HarnessSettings]:
     run_dir = tmp_path / "run"
-    yield HarnessSettings(project_dir=tmp_path, run_dir=run_dir, terraform_dir=tf_dir)
+    # cold boots on purpose: what a restore from a snapshot does is tests/harness/snapshots' subject
+    yield HarnessSettings(project_dir=tmp_path, run_dir=run_dir, terraform_dir=tf_dir, snapshots=False)
     Stack(HarnessSettings(project_dir=tmp_path, run_dir=run_dir)).down()
 
 
