@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -233,13 +234,17 @@ class Stack:
         it is exact), else by a full apply; save what the store lacks on the way."""
         backend = self._backend(restore.emulator_state if restore else None)
         pg = self._postgres(free_port(self.settings.host))
-        with self.reporter.phase("emulated AWS ready" + (" (restored)" if restore else "")):
-            backend.start(timeout=60)
-        restored_db = False
-        if restore is not None:
-            restored_db = SnapshotLayers.restore_database(restore, pg)
-        with self.reporter.phase("postgres ready" + (" (restored)" if restored_db else "")):
-            pg.start()
+        restoring_db = restore is not None and restore.database is not None
+        # PostgreSQL's data directory is made (restored or initialised) while the emulator imports and loads.
+        # The server itself starts from this thread: a child dies with the thread that started it
+        # (PR_SET_PDEATHSIG), and the pool's thread ends with the `with`.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="postgres") as pool:
+            data_ready = pool.submit(self._prepare_postgres, pg, restore if restoring_db else None)
+            with self.reporter.phase("emulated AWS ready" + (" (restored)" if restore else "")):
+                backend.start(timeout=60)
+            with self.reporter.phase("postgres ready" + (" (restored)" if restoring_db else "")):
+                data_ready.result()
+                pg.start()
         clients = AwsClients(backend.endpoint_url, self.settings.region)
         state = StackState(
             fingerprint="",  # set only once the apply succeeded
@@ -261,12 +266,12 @@ class Stack:
         if restore is not None:
             SnapshotLayers.place_terraform(restore, self.terraform_workdir, backend.endpoint_url)
         if restore is not None and restore.exact:
-            self.terraform(backend.endpoint_url).prepare()  # the source and override, for `harness plan`
             state.outputs = SnapshotLayers.outputs(restore, backend.endpoint_url)
             self._bind_and_run(state, clients, pg, layers, backend, save_cloud=False)
         else:
-            self._apply_and_bind(state, clients, pg, layers=layers, backend=backend)
-        if layers is not None and self.settings.runtime and not restored_db and not layers.has_database():
+            # right after a restore the emulator is exactly what the saved state says: nothing to refresh
+            self._apply_and_bind(state, clients, pg, layers=layers, backend=backend, refresh=restore is None)
+        if layers is not None and self.settings.runtime and not restoring_db and not layers.has_database():
             with self.reporter.phase("snapshot saved (database)"):
                 layers.save_database(pg, self.paths.snapshot_dir / "staging")
                 layers.prune()
@@ -279,16 +284,22 @@ class Stack:
         self._save(state)
         return state
 
+    @staticmethod
+    def _prepare_postgres(pg: LocalPostgres, restore: Restore | None) -> None:
+        if restore is not None:
+            SnapshotLayers.restore_database(restore, pg)
+        pg.prepare()
+
     def _apply_and_bind(
         self, state: StackState, clients: AwsClients, pg: LocalPostgres,
-        layers: SnapshotLayers | None = None, backend: AwsBackend | None = None,
+        layers: SnapshotLayers | None = None, backend: AwsBackend | None = None, refresh: bool = True,
     ) -> None:
         tf = self.terraform(state.aws_endpoint_url)
         with self.reporter.phase("terraform init"):
             tf.prepare()
             tf.init(self.reporter.detail)
         with self.reporter.phase("terraform apply"):
-            tf.apply(self.reporter.detail)
+            tf.apply(self.reporter.detail, refresh=refresh)
             state.outputs = tf.outputs()
         self._bind_and_run(state, clients, pg, layers, backend, save_cloud=True)
 

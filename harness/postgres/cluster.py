@@ -119,7 +119,8 @@ class LocalPostgres:
             account = pwd.getpwnam(self.user)
             os.chown(path, account.pw_uid, account.pw_gid)
 
-    def _initdb(self) -> None:
+    def prepare(self) -> None:
+        """Initialise the data directory unless it holds a cluster (from an earlier start or a restore)."""
         if (self.data_dir / "PG_VERSION").exists():
             return
         if self.data_dir.exists():
@@ -144,7 +145,7 @@ class LocalPostgres:
             raise HarnessError(f"initdb failed in {self.data_dir}", result.stderr.strip()[-2000:])
 
     def start(self, timeout: float = 60.0) -> float:
-        self._initdb()
+        self.prepare()
         self.process.start()
         return self.process.wait_ready(self.ready, timeout)
 

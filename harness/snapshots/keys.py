@@ -1,8 +1,9 @@
 """What a snapshot's content depends on, as keys.
 
-* ``compatibility``: what must be equal for a saved cloud to be restorable here at all: the harness and its
-  emulator (moto's version, the fidelity patches' and the state format's sources, Python), the Terraform
-  binary's version, the providers it can install (the mirror's packages, the team's lock file), the region.
+* ``compatibility``: what must be equal for a saved cloud to be restorable here at all: the harness's version
+  and its emulator (moto's version, the code of the server, the state format and the fidelity patches,
+  Python), the Terraform binary's version, the providers it can install (the mirror's packages, the team's
+  lock file), the provider settings the harness adds, the region.
 * ``cloud``: compatibility plus the Terraform tree and var files, file by file (``sources``), so a store can
   also say which saved cloud differs least from this tree (``differing``).
 * ``database``: the cloud plus what shapes the PostgreSQL data before the services run: the services' code
@@ -11,6 +12,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import platform
@@ -23,11 +25,12 @@ from pathlib import Path
 import harness
 from harness.postgres.binaries import find_postgres_bin_dir
 from harness.terraform.cli_config import find_provider_mirror
+from harness.terraform.override import PROVIDER_SETTINGS
 from harness.terraform.runner import find_terraform, source_fingerprint, tree_digests
 
 _HARNESS = Path(harness.__file__).parent
-# the harness code whose change can change what an apply leaves in the emulator or the state file
-_SHAPES_THE_CLOUD = ("aws", "emulator", "terraform")
+# the emulator: the server, its state format, the registry of patches; the patches are found below
+_EMULATOR_ROOTS = ("emulator/moto_server.py", "emulator/state.py", "emulator/quiesce.py", "aws/fidelity.py")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,39 @@ class SnapshotKeys:
 
 def _digest(value: object) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _harness_module(name: str) -> Path | None:
+    relative = Path(*name.split(".")[1:])
+    for candidate in (_HARNESS / relative.with_suffix(".py"), _HARNESS / relative / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported_harness_modules(path: Path) -> set[Path]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        found |= {module for name in names if name.startswith("harness.") if (module := _harness_module(name))}
+    return found
+
+
+def emulator_code_digest() -> str:
+    """SHA-256 over the emulator's code: the server, the state format, every fidelity patch, and every harness
+    module they import (transitively). The data plane's code is not in it: it does not shape a saved cloud."""
+    pending = {_HARNESS / root for root in _EMULATOR_ROOTS} | set(_HARNESS.glob("aws/*/patches/*.py"))
+    seen: set[Path] = set()
+    while pending:
+        path = pending.pop()
+        seen.add(path)
+        pending |= _imported_harness_modules(path) - seen
+    digest = hashlib.sha256()
+    for path in sorted(seen):
+        digest.update(str(path.relative_to(_HARNESS)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def terraform_version(binary: str) -> str:
@@ -65,7 +101,8 @@ def compatibility(*, terraform_binary: str, mirror: Path | None, source: Path, r
     lock = source / ".terraform.lock.hcl"
     return {
         "harness": harness.__version__,
-        "harness_code": {part: source_fingerprint(_HARNESS / part) for part in _SHAPES_THE_CLOUD},
+        "emulator_code": emulator_code_digest(),
+        "provider_settings": PROVIDER_SETTINGS,  # what the harness's override adds to the team's provider blocks
         "moto": metadata.version("moto"),
         "python": ".".join(platform.python_version_tuple()[:2]),
         "terraform": terraform_version(terraform_binary),

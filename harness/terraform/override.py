@@ -15,7 +15,7 @@ from harness.core.errors import HarnessError
 
 OVERRIDE_NAME = "zz_harness_override.tf"
 
-_PROVIDER_SETTINGS = {
+PROVIDER_SETTINGS = {
     "access_key": '"test"',
     "secret_key": '"test"',
     "skip_credentials_validation": "true",
@@ -67,7 +67,7 @@ def render_override(aliases: list[str | None], has_backend: bool, state_path: Pa
         lines = ['provider "aws" {']
         if alias:
             lines.append(f'  alias = "{alias}"')
-        lines += [f"  {key} = {value}" for key, value in _PROVIDER_SETTINGS.items()]
+        lines += [f"  {key} = {value}" for key, value in PROVIDER_SETTINGS.items()]
         lines.append("}\n")
         blocks.append("\n".join(lines))
     return "# Written by the mailstack harness for the emulated AWS; not part of the team's Terraform.\n\n" + (

@@ -289,10 +289,11 @@ class TerraformRunner:
                 "fix these and run again:\n  " + "\n  ".join(problems),
             )
 
-    def apply(self, on_line: LineSink | None = None) -> None:
+    def apply(self, on_line: LineSink | None = None, refresh: bool = True) -> None:
+        """`refresh=False` when the state is known to match the emulated AWS (just restored from a snapshot)."""
         self.run(
             ["apply", "-auto-approve", "-input=false", "-no-color", "-json", f"-parallelism={self.parallelism}",
-             *self._var_args()],
+             *([] if refresh else ["-refresh=false"]), *self._var_args()],
             on_line,
             json_ui=True,
         )
