@@ -144,6 +144,7 @@ def status(
         table.add_row(label, value)
     table.add_row("processes", " ".join(str(pid) for pid in stack.processes()))
     table.add_row("run directory", str(stack.run_dir))
+    table.add_row("booted from", _booted_from(state))
     for name, value in sorted(state.outputs.items()):
         table.add_row(f"output {name}", value if isinstance(value, str) else json.dumps(value))
     console.print(table)
@@ -374,6 +375,16 @@ def snapshot_prune(
     removed = store.prune(0 if all_entries else (settings.snapshot_max_bytes if max_bytes is None else max_bytes))
     err.print(f"removed {len(removed)} snapshot(s), {sum(s.size for s in removed) / 1e6:.1f} MB; "
               f"{store.size() / 1e6:.1f} MB left in {store.root}")
+
+
+def _booted_from(state: StackState) -> str:
+    snapshot = state.snapshot
+    if not snapshot:
+        return "a full terraform apply (no snapshot)"
+    database = f", database {str(snapshot['database'])[:12]}" if snapshot.get("database") else ""
+    changed = snapshot.get("changed_files", 0)
+    how = "exact" if changed == 0 else f"nearest, {changed} Terraform file(s) differed and were applied"
+    return f"snapshot {str(snapshot['cloud'])[:12]} ({how}){database}"
 
 
 def _when(timestamp: float) -> str:

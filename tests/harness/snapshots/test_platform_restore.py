@@ -107,3 +107,13 @@ def test_a_mail_lands_and_reads_back_through_the_alb(restored: tuple[HarnessSett
             time.sleep(0.2)
         assert messages, f"the mail for {recipient} did not land within 60 s"
         assert api.get(f"/v1/messages/{messages[0]['id']}").status_code == 200
+
+
+def test_status_says_which_snapshot_the_stack_came_from(restored: tuple[HarnessSettings, StackState,
+                                                                          QuietReporter]) -> None:
+    settings, state, _ = restored
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "status", "--run-dir", str(settings.run_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert state.snapshot is not None
+    assert f"snapshot {state.snapshot['cloud'][:12]} (exact), database {state.snapshot['database'][:12]}" in done.stdout
