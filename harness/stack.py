@@ -234,6 +234,11 @@ class Stack:
         it is exact), else by a full apply; save what the store lacks on the way."""
         backend = self._backend(restore.emulator_state if restore else None)
         pg = self._postgres(free_port(self.settings.host))
+        early_runtime = None
+        if restore is not None and restore.exact and self.settings.runtime:
+            # no apply ahead: the data plane imports while the emulator loads, and starts once the state is saved
+            early_runtime = RuntimeProcess(self.settings, die_with_parent=not self.detached)
+            early_runtime.spawn(wait_for_go=True)
         restoring_db = restore is not None and restore.database is not None
         # PostgreSQL's data directory is made (restored or initialised) while the emulator imports and loads.
         # The server itself starts from this thread: a child dies with the thread that started it
@@ -267,7 +272,7 @@ class Stack:
             SnapshotLayers.place_terraform(restore, self.terraform_workdir, backend.endpoint_url)
         if restore is not None and restore.exact:
             state.outputs = SnapshotLayers.outputs(restore, backend.endpoint_url)
-            self._bind_and_run(state, clients, pg, layers, backend, save_cloud=False)
+            self._bind_and_run(state, clients, pg, layers, backend, save_cloud=False, early_runtime=early_runtime)
         else:
             # right after a restore the emulator is exactly what the saved state says: nothing to refresh
             self._apply_and_bind(state, clients, pg, layers=layers, backend=backend, refresh=restore is None)
@@ -305,7 +310,7 @@ class Stack:
 
     def _bind_and_run(
         self, state: StackState, clients: AwsClients, pg: LocalPostgres, layers: SnapshotLayers | None,
-        backend: AwsBackend | None, save_cloud: bool,
+        backend: AwsBackend | None, save_cloud: bool, early_runtime: RuntimeProcess | None = None,
     ) -> None:
         with self.reporter.phase("bind RDS to postgres"):
             state.rds = bind_rds_instances(clients, pg)
@@ -315,7 +320,11 @@ class Stack:
             with self.reporter.phase("snapshot saved (cloud)"):
                 layers.save_cloud(backend, self.terraform_workdir, state.outputs, self.paths.snapshot_dir / "staging")
                 layers.prune()
-        if self.settings.runtime:
+        if early_runtime is not None:
+            with self.reporter.phase("data plane (ECS tasks, ALB, SES) running"):
+                early_runtime.go()
+                early_runtime.wait_ready(self.settings.boot_timeout)
+        elif self.settings.runtime:
             self._restart_runtime()
         state.fingerprint = self.fingerprint()
 

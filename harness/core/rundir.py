@@ -292,6 +292,11 @@ class RunDir:
         return self.root / "runtime.json"
 
     @property
+    def runtime_go(self) -> Path:
+        """Written by the stack once the state file is complete: a runtime started early waits for it."""
+        return self.root / "runtime.go"
+
+    @property
     def runtime_log(self) -> Path:
         return self.root / "runtime.log"
 

@@ -126,6 +126,19 @@ class Runtime:
         self.components.stop()
 
 
+def _wait_for_go(paths: RunDir, timeout: float = 900.0) -> bool:
+    """True once the stack wrote the go file; False when told to stop or after `timeout` (an owner that died)."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _signum, _frame: stop.set())
+    deadline = time.monotonic() + timeout
+    while not paths.runtime_go.exists():
+        if stop.wait(0.02) or time.monotonic() > deadline:
+            log.info("never told to go: exiting")
+            return False
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.runtime")
     parser.add_argument("--run-dir", type=Path, required=True)
@@ -133,8 +146,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument("--smtp-port", type=int, default=None)
     parser.add_argument("--run-before-services", nargs="*", default=[])
+    parser.add_argument("--wait-for-go", action="store_true",
+                        help="started early (imports done while the stack boots): wait for the run dir's go file")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.wait_for_go and not _wait_for_go(RunDir(args.run_dir)):
+        return 1
     runtime = Runtime(RuntimeOptions(args.run_dir, args.project_dir, args.time_scale, args.smtp_port,
                                      args.run_before_services))
 

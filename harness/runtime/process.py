@@ -34,7 +34,20 @@ class RuntimeProcess:
             )
         return bool(published and published.ready)
 
-    def start(self, timeout: float) -> float:
+    def spawn(self, wait_for_go: bool = False) -> None:
+        """Start the process; with `wait_for_go` it imports everything, then waits for `go` to read the state."""
         self.paths.runtime_file.unlink(missing_ok=True)
+        self.paths.runtime_go.unlink(missing_ok=True)
+        if wait_for_go:
+            self.process.argv = [*self.process.argv, "--wait-for-go"]
         self.process.start()
-        return self.process.wait_ready(self._ready, timeout, interval=0.2)
+
+    def go(self) -> None:
+        self.paths.runtime_go.touch()
+
+    def wait_ready(self, timeout: float) -> float:
+        return self.process.wait_ready(self._ready, timeout, interval=0.1)
+
+    def start(self, timeout: float) -> float:
+        self.spawn()
+        return self.wait_ready(timeout)
