@@ -276,9 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             output=(lambda line: print(line, file=sys.stderr)) if options.verbose else None,
         )
         for name, source in service_sources(options.root, options.names).items():
-            print(f"{name}: building ({builder.builder}, BASE_IMAGE={args['BASE_IMAGE']})" if not
-                  builder.image_id(builder.plan(source, local_repository(name)).tag) else f"{name}: up to date",
-                  file=sys.stderr)
+            if builder.image_id(builder.plan(source, local_repository(name)).tag) is None:
+                print(f"{name}: building ({builder.builder}, BASE_IMAGE={args['BASE_IMAGE']})", file=sys.stderr)
             built = builder.ensure(source, local_repository(name))
             if options.json:
                 print(json.dumps({"name": name, **asdict(built)}))

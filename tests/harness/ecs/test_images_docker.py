@@ -5,6 +5,7 @@ context changes; the PostgreSQL base image starts like the official one. Skipped
 from __future__ import annotations
 
 import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -34,6 +35,13 @@ def client() -> Iterator[docker.DockerClient]:
         pytest.skip(f"no Docker engine answers ({type(exc).__name__}): scripts/docker-engine starts one")
     yield engine
     engine.close()
+
+
+def test_docker_engine_script_leaves_an_answering_engine_alone(client):
+    server = client.version()["Version"]
+    result = subprocess.run([ROOT / "scripts" / "docker-engine"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith(f"docker-engine: an engine answers (server {server}")
 
 
 def _base(client: docker.DockerClient, name: str) -> str:
