@@ -20,7 +20,20 @@ BAD = {
     "HARNESS_BACKEND": ("foo", "HARNESS_BACKEND='foo': allowed: 'moto' or 'endpoint'"),
     "HARNESS_SMTP_PORT": ("70000", "HARNESS_SMTP_PORT='70000': a number at most 65535 is required"),
     "HARNESS_RUNTIME": ("maybe", "HARNESS_RUNTIME='maybe': true or false is required"),
+    "HARNESS_ECS_DRIVER": ("docker", "HARNESS_ECS_DRIVER='docker': allowed: 'process' or 'container'"),
 }
+
+
+def test_the_container_driver_is_refused_until_it_exists(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARNESS_ECS_DRIVER", "container")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert caught.value.problems == [
+        "HARNESS_ECS_DRIVER='container': the container driver is not available yet (scripts/bootstrap prepares its"
+        " Docker engine and base images); unset HARNESS_ECS_DRIVER to run the tasks as processes"
+    ]
+    monkeypatch.setenv("HARNESS_ECS_DRIVER", "process")
+    assert load_settings().ecs_driver == "process"
 
 
 def _env(**extra: str) -> dict[str, str]:

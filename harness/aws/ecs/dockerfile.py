@@ -348,3 +348,66 @@ def load_dockerfile(
         raise DockerfileError(f"cannot read Dockerfile {path} ({exc.strerror})",
                               "fix the path in the image map") from exc
     return parse_dockerfile(text, target, build_args, source=str(path))
+
+
+@dataclass(frozen=True)
+class BuildInputs:
+    """What a build of the Dockerfile depends on besides its context: the ARGs it declares (global and per
+    stage), the external images its stages start from (`FROM` naming no earlier stage, ARGs expanded), and the
+    context paths its COPY/ADD instructions read (not `--from` a stage or image, not URLs, not heredocs)."""
+
+    declared_args: frozenset[str]
+    base_images: tuple[str, ...]
+    copy_sources: tuple[str, ...] = ()
+
+
+def build_inputs(text: str, build_args: Mapping[str, str] | None = None, source: str = "Dockerfile") -> BuildInputs:
+    lines, escape = _logical_lines(text)
+    build_args = dict(build_args or {})
+    declared: set[str] = set()
+    global_args: dict[str, str] = {}
+    stages: list[str] = []
+    bases: list[str] = []
+    sources: list[str] = []
+    for number, line in lines:
+        keyword, _, rest = line.partition(" ")
+        keyword = keyword.upper()
+        if keyword in ("COPY", "ADD"):
+            sources.extend(s for s in _copy_sources(rest, escape) if s not in sources)
+        elif keyword == "ARG":
+            for word in split_words(rest, {}, escape):
+                key, sep, default = word.partition("=")
+                declared.add(key)
+                if not stages:
+                    global_args[key] = build_args.get(key, default if sep else global_args.get(key, ""))
+        elif keyword == "FROM":
+            words = [w for w in split_words(rest, global_args, escape) if not w.startswith("--")]
+            if not words:
+                raise DockerfileError(f"{source}:{number}: FROM without an image", "write FROM <image> [AS <name>]")
+            image = words[0]
+            if image.lower() not in stages and image.lower() != "scratch" and image not in bases:
+                bases.append(image)
+            stages.append(words[2].lower() if len(words) >= 3 and words[1].lower() == "as" else str(len(stages)))
+    return BuildInputs(declared_args=frozenset(declared), base_images=tuple(bases), copy_sources=tuple(sources))
+
+
+def _copy_sources(rest: str, escape: str) -> list[str]:
+    text = rest.strip()
+    flags: list[str] = []
+    while text.startswith("--"):
+        flag, _, text = text.partition(" ")
+        flags.append(flag)
+        text = text.strip()
+    if any(flag.startswith("--from=") for flag in flags) or _HEREDOC.search(text):
+        return []
+    words: list[str] | None = None
+    if text.startswith("["):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = None
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            words = value
+    if words is None:
+        words = split_words(text, {}, escape)
+    return [w for w in words[:-1] if "://" not in w and not w.startswith("git@")]

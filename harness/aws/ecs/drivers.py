@@ -207,7 +207,8 @@ CONTAINER_DRIVER_MISSING = HarnessError(
 class ContainerDriver(ABC):
     """Runs tasks as Docker containers. Interface only for now; to be filled in for Docker.
 
-    Plan: build (or reuse) the image from the same `ImageSource` (Dockerfile, context, target), create
+    Plan: build (or reuse) the image from the same `ImageSource` (Dockerfile, context, target) with
+    `harness.aws.ecs.imagebuild.ImageBuilder` (content-tagged, `BASE_IMAGE` from `baseimages.choose`), create
     a user-defined bridge network standing in for the VPC, run each essential container with the
     resolved environment, `--ip <task ip>`, the task definition's stopTimeout as `--stop-timeout`,
     and stream `docker logs` into the same log file the process driver writes.

@@ -11,6 +11,12 @@ Which Dockerfile builds an image is configuration, keyed by repository:
 * fallback, when the map has no entry: for repository `a-b-c`, the first existing
   `<root>/c/Dockerfile`, `<root>/b-c/Dockerfile`, `<root>/a-b-c/Dockerfile` under each fallback root
   (the longest matching directory name wins), e.g. `mailstack-dev-api` -> `services/api/Dockerfile`.
+  Its build context is the first directory, from the Dockerfile's own up to the fallback root, that holds
+  every path the Dockerfile's COPY/ADD instructions read: `services/` for `services/api/Dockerfile`
+  (`COPY requirements.txt ./`), the Dockerfile's directory for a self-contained image.
+
+The container lane builds an `ImageSource` into a local image tagged by its content
+(`harness.aws.ecs.imagebuild`); the process lane only reads the Dockerfile.
 
 The process's argv follows Docker's rules for ECS overrides: the task's `entryPoint` replaces the
 image ENTRYPOINT and then the image CMD is dropped; otherwise the image ENTRYPOINT is kept and the
@@ -33,7 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.aws.ecs.dockerfile import ImageConfig, load_dockerfile
+from harness.aws.ecs.dockerfile import ImageConfig, build_inputs, load_dockerfile
 from harness.aws.ecs.model import ContainerDefinition
 from harness.core.errors import HarnessError
 
@@ -118,7 +124,7 @@ class ImageResolver:
             for suffix in suffixes:
                 candidate = root / suffix / "Dockerfile"
                 if candidate.is_file():
-                    return ImageSource(candidate), root
+                    return ImageSource(candidate, context=infer_context(candidate, root)), root
         return None
 
     def resolve(self, image: str) -> ResolvedImage:
@@ -142,6 +148,31 @@ class ImageResolver:
             config = load_dockerfile(source.dockerfile, source.target, source.build_args)
             self._configs[key] = config
         return ResolvedImage(image=image, source=source, config=config, via=via)
+
+
+def infer_context(dockerfile: Path, limit: Path) -> Path:
+    """The first directory from the Dockerfile's up to `limit` holding every path its COPY/ADD read (globs
+    match at least one file); the Dockerfile's directory when none does (the build then names what is missing)."""
+    try:
+        sources = build_inputs(dockerfile.read_text(), source=str(dockerfile)).copy_sources
+    except (OSError, HarnessError):
+        return dockerfile.parent
+    if not sources:
+        return dockerfile.parent
+    candidates = [dockerfile.parent]
+    if dockerfile.parent.is_relative_to(limit):
+        candidates += [p for p in dockerfile.parent.parents if p.is_relative_to(limit)]
+    for directory in candidates:
+        if all(_exists(directory, source) for source in sources):
+            return directory
+    return dockerfile.parent
+
+
+def _exists(directory: Path, source: str) -> bool:
+    relative = source.lstrip("/") or "."
+    if any(char in relative for char in "*?["):
+        return next(directory.glob(relative), None) is not None
+    return (directory / relative).exists()
 
 
 def harness_path(base: str | None = None) -> str:
