@@ -31,6 +31,9 @@ from harness.core.probes import eventually as default_eventually
 from harness.testing.handle import StackHandle
 
 ACTION_LISTS = {"ALARM": "AlarmActions", "OK": "OKActions", "INSUFFICIENT_DATA": "InsufficientDataActions"}
+# How often a wait looks at the alarm and what the subscribers received: a state change is seen a quarter of a
+# second after it happens (a period is 12 s at the default time scale), not up to a second later.
+POLL_INTERVAL = 0.25
 
 
 class PagerEndpoint:
@@ -173,7 +176,7 @@ class AlarmWatch:
 
     def wait_state(self, name: str, state: str, timeout: float) -> dict[str, Any]:
         return dict(self.eventually(lambda: self.diagnosis(name), lambda v: v["alarm"]["StateValue"] == state,
-                                    timeout=timeout, interval=1.0, what=f"{name} in {state}"))
+                                    timeout=timeout, interval=POLL_INTERVAL, what=f"{name} in {state}"))
 
     # ------------------------------------------------------------------ subscribers
     def watch(self, name: str) -> list[str]:
@@ -221,7 +224,7 @@ class AlarmWatch:
             }
             return {"found": found, **({} if all(found.values()) else self.diagnosis(name))}
 
-        seen = self.eventually(probe, lambda v: all(v["found"].values()), timeout=timeout, interval=1.0,
+        seen = self.eventually(probe, lambda v: all(v["found"].values()), timeout=timeout, interval=POLL_INTERVAL,
                                what=f"{name} -> {new_state} notified to the SQS and HTTPS subscribers")
         by_sqs, by_https = seen["found"]["sqs"][-1], seen["found"]["https"][-1]
         assert {k: v for k, v in by_sqs.items() if k != "Subject"} == {
