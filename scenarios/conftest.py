@@ -14,16 +14,29 @@ depends on the union of its `depends_on`. Every scenario declares at least one o
 (`@pytest.mark.depends_on()` for one that needs nothing any scenario disturbs); an undeclared scenario or
 an unknown name is a collection error.
 
+A scenario that disturbs something only at its start, then waits with it put back (an alarm scenario: a
+burst of errors, then minutes of watching the alarm), says so, and says when it has put it back:
+
+    @pytest.mark.disturbs("api-service", "database", briefly=True)
+    def test_...(scenario_locks, ...):
+        ...                                                # disturb, restore
+        scenario_locks.share("api-service", "database")   # from now on: depends on them
+
+A scenario that declares `briefly` and passes without sharing is an error, and only what it declared
+`briefly` may be shared.
+
 While a scenario runs (setup, call and teardown, hence the `ecs` fixture's restore too) it holds, on
 `<run dir>/scenario-locks/<resource>.lock`, an exclusive lock on every resource it disturbs and a shared
-lock on every other resource it depends on. So a scenario that disturbs a resource runs alone with respect
-to it: it waits for the scenarios using it to finish, and they wait for it; scenarios that touch different
-resources run side by side under xdist. The locks are taken in sorted name order, all or none
-(`harness.testing.resource_locks`): a scenario never sits on a lock while it waits for another.
+lock on every other resource it depends on (`scenario_locks.share` turns the first into the second). So a
+scenario that disturbs a resource runs alone with respect to it: it waits for the scenarios using it to
+finish, and they wait for it; scenarios that touch different resources run side by side under xdist. The
+locks are taken in sorted name order, all or none (`harness.testing.resource_locks`): a scenario never sits
+on a lock while it waits for another.
 
 Order (locks make any order correct; this one keeps both xdist workers busy): the scenarios that disturb
 something run first. The resource the most scenarios disturb is the bottleneck: its disturbers come first,
-to run back to back from the start; then the disturbers that do not touch it, which can run beside them;
+to run back to back from the start, those that disturb it briefly last among them (once they share it,
+the scenarios that need it can run); then the disturbers that do not touch it, which can run beside them;
 then those that need it. The scenarios that disturb nothing come last. Within each group, those that need
 fewer resources first, then the order of collection.
 
@@ -47,7 +60,7 @@ from pathlib import Path
 import pytest
 
 from harness.core.config import HarnessSettings
-from harness.testing.resource_locks import holding
+from harness.testing.resource_locks import ResourceLocks, holding
 
 DISTURBS = "disturbs"
 DEPENDS_ON = "depends_on"
@@ -73,6 +86,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def declared(item: pytest.Item, name: str) -> set[str]:
     return {str(resource) for marker in item.iter_markers(name) for resource in marker.args}
+
+
+def brief(item: pytest.Item) -> set[str]:
+    """What the scenario disturbs only for a while (`disturbs(..., briefly=True)`), then shares."""
+    return {str(resource) for marker in item.iter_markers(DISTURBS) if marker.kwargs.get("briefly")
+            for resource in marker.args}
 
 
 def locks_of(item: pytest.Item) -> list[tuple[str, bool]]:
@@ -116,17 +135,52 @@ def run_order(bottleneck: str | None) -> Callable[[pytest.Item], tuple[int, int]
     def key(item: pytest.Item) -> tuple[int, int]:
         disturbs, depends = declared(item, DISTURBS), declared(item, DEPENDS_ON)
         if not disturbs:
-            group = 3
+            group = 4
         elif bottleneck in disturbs:
-            group = 0
+            group = 1 if bottleneck in brief(item) else 0
         else:
-            group = 2 if bottleneck in depends else 1
+            group = 3 if bottleneck in depends else 2
         return group, len(disturbs | depends)
 
     return key
 
 
+class ScenarioLocks:
+    """What a scenario holds; `share` what it disturbed `briefly` once it has put it back."""
+
+    def __init__(self, locks: ResourceLocks, brief: set[str]) -> None:
+        self._locks, self.brief = locks, brief
+
+    def share(self, *resources: str) -> None:
+        undeclared = set(resources) - self.brief
+        if undeclared:
+            raise ValueError(f"{sorted(undeclared)}: not declared @pytest.mark.{DISTURBS}(..., briefly=True)")
+        self._locks.share(*resources)
+
+    @property
+    def exclusive(self) -> set[str]:
+        return set(self._locks.exclusive)
+
+
+_CALL_PASSED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if report.when == "call":
+        item.stash[_CALL_PASSED] = report.passed
+
+
 @pytest.fixture(autouse=True)
-def _scenario_locks(request: pytest.FixtureRequest, harness_settings: HarnessSettings) -> Iterator[None]:
-    with holding(harness_settings.run_path / LOCK_DIR, locks_of(request.node)):
-        yield
+def scenario_locks(request: pytest.FixtureRequest, harness_settings: HarnessSettings) -> Iterator[ScenarioLocks]:
+    """The scenario's locks, held from its setup to its teardown (see the module's docstring)."""
+    node = request.node
+    with holding(harness_settings.run_path / LOCK_DIR, locks_of(node)) as locks:
+        held = ScenarioLocks(locks, brief(node))
+        yield held
+        unshared = held.brief & held.exclusive
+        if unshared and node.stash.get(_CALL_PASSED, False):
+            pytest.fail(f"{node.nodeid} disturbs {sorted(unshared)} briefly=True but never shared them: call "
+                        "scenario_locks.share(...) once they are put back, or drop briefly=True", pytrace=False)

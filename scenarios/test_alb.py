@@ -104,6 +104,7 @@ def test_hung_api_task_leaves_rotation_after_the_threshold_and_no_request_fails(
     eventually(lambda: {t: h["State"] for t, h in ecs.target_health(service).items()},
                lambda states: set(states) == targets and set(states.values()) == {"healthy"},
                timeout=90, what="every API target registered and healthy before the fault")
+    ecs.wait_past_grace(service, harness_settings.time_scale)  # the ALB's verdict, not the container's, replaces it
     hung, hung_target = tasks[0], _target_of(tasks[0], service)
 
     with Clients(stack) as clients:

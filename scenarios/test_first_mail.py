@@ -55,6 +55,7 @@ def test_hung_api_fleet_leaves_rotation_then_is_replaced(stack, ecs, eventually,
     eventually(lambda: [h["State"] for h in ecs.target_health(service).values()],
                lambda s: bool(s) and all(x == "healthy" for x in s),
                timeout=90, what="every API target healthy before the fault")
+    ecs.wait_past_grace(service, harness_settings.time_scale)  # the ALB's verdict, not the container's, replaces them
     with stack.https(timeout=2) as client:
         assert client.get("/health").status_code == 200
 

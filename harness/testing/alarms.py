@@ -20,13 +20,16 @@ import datetime as dt
 import json
 import ssl
 import threading
+import time
 import urllib.request
 import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from harness.aws.cloudwatch.periods import Periods
 from harness.core.ca import LocalCA
+from harness.core.clock import Clock
 from harness.core.probes import eventually as default_eventually
 from harness.testing.handle import StackHandle
 
@@ -153,6 +156,22 @@ class AlarmWatch:
         self.stack.refresh()
         scale = self.stack.runtime.cloudwatch.time_scale if self.stack.runtime.cloudwatch else 1.0
         return max(1.0, float((alarm or {}).get("Period", 60)) / scale)
+
+    def wait_for_room(self, alarm: dict[str, Any], seconds: float) -> float:
+        """Return once at least `seconds` of the current period of `alarm` (its scaled window) remain, so that
+        what happens next, if it is over within `seconds`, is counted in one period; returns when that window
+        ends (epoch seconds). Windows are numbered from the epoch (`harness.aws.cloudwatch.periods`)."""
+        self.stack.refresh()
+        scale = self.stack.runtime.cloudwatch.time_scale if self.stack.runtime.cloudwatch else 1.0
+        periods = Periods(Clock(time_scale=scale))
+        period = float(alarm.get("Period", 60))
+        if seconds >= periods.width(period):
+            raise ValueError(f"{seconds}s do not fit in one {periods.width(period):g}s window of a {period:g}s period")
+        window = periods.current(period)
+        if window.end - time.time() < seconds:
+            time.sleep(max(0.0, window.end - time.time()) + 0.05)
+            window = periods.current(period)
+        return window.end
 
     def history(self, name: str, since: dt.datetime) -> list[dict[str, Any]]:
         answer = self.cloudwatch.describe_alarm_history(AlarmName=name, HistoryItemType="StateUpdate",

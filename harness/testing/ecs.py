@@ -19,6 +19,7 @@ their process ids) from what the ECS runner publishes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -85,6 +86,19 @@ class EcsControl:
         """`DescribeTaskDefinition` (with tags) of the revision the service runs now."""
         arn = self.service(service_name)["taskDefinition"]
         return dict(self.ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"]))
+
+    def wait_past_grace(self, service: dict[str, Any], time_scale: float, timeout: float = 120.0) -> None:
+        """Wait until every running task of the load-balanced service has run longer than the service's
+        healthCheckGracePeriodSeconds (on the stack's scaled clock): from then on, ECS replaces a task its load
+        balancer reports unhealthy. A fault injected into a younger task meets its container health check first."""
+        grace = float(service.get("healthCheckGracePeriodSeconds") or 0) / time_scale
+
+        def youngest() -> float:
+            return max(float(t.get("startedAt") or time.time()) for t in self.running_tasks(service["serviceName"]))
+
+        self.eventually(youngest, lambda started: time.time() - started > grace, timeout=timeout,
+                        interval=0.1, what=f"every task of {service['serviceName']} past its {grace:g}s health "
+                                           "check grace period (observed: the youngest task's startedAt)")
 
     def wait_stopped(self, service_name: str, task_arns: list[str], timeout: float = 120.0) -> list[dict[str, Any]]:
         """The runner's records of these tasks once every one of them has stopped."""
