@@ -19,6 +19,7 @@ from harness.testing.handle import StackHandle
 pytestmark = pytest.mark.scenario
 
 
+@pytest.mark.depends_on()  # the :80 listener alone: no target involved
 def test_http_listener_redirects_permanently_to_https(stack, aws) -> None:
     http = stack.listener(80)
     [action] = [a for a in aws.client("elbv2").describe_listeners(ListenerArns=[http.arn])["Listeners"][0][
@@ -30,6 +31,7 @@ def test_http_listener_redirects_permanently_to_https(stack, aws) -> None:
     assert location.path == "/v1/inboxes/x/messages" and location.query == b"page=2"
 
 
+@pytest.mark.depends_on("api-service")
 def test_https_verifies_against_the_harness_ca_only(stack) -> None:
     https = stack.listener(443)
     trusted = ssl.create_default_context(cafile=stack.ca_bundle)
@@ -38,6 +40,7 @@ def test_https_verifies_against_the_harness_ca_only(stack) -> None:
         httpx.get(https.local_url + "/health", verify=ssl.create_default_context())
 
 
+@pytest.mark.depends_on("api-service")  # no target changing state meanwhile
 def test_target_health_in_the_emulator_is_the_data_planes(stack, aws) -> None:
     elbv2 = aws.client("elbv2")
     stack.refresh()
@@ -82,7 +85,8 @@ class Clients:
             thread.join(timeout=150)
 
 
-@pytest.mark.own_stack  # runs the API service at two tasks and hangs one
+@pytest.mark.disturbs("api-service")  # runs the API service at two tasks and hangs one
+@pytest.mark.depends_on("database")  # the API's health check needs it
 def test_hung_api_task_leaves_rotation_after_the_threshold_and_no_request_fails(
     stack: StackHandle, ecs: EcsControl, eventually: Callable[..., Any], harness_settings: Any
 ) -> None:
@@ -100,10 +104,12 @@ def test_hung_api_task_leaves_rotation_after_the_threshold_and_no_request_fails(
     eventually(lambda: {t: h["State"] for t, h in ecs.target_health(service).items()},
                lambda states: set(states) == targets and set(states.values()) == {"healthy"},
                timeout=90, what="every API target registered and healthy before the fault")
+    ecs.wait_past_grace(service, harness_settings.time_scale)  # the ALB's verdict, not the container's, replaces it
     hung, hung_target = tasks[0], _target_of(tasks[0], service)
 
     with Clients(stack) as clients:
-        time.sleep(2 * interval)  # requests flowing to both targets first
+        eventually(lambda: len(clients.results), lambda answered: answered >= 20, timeout=30, interval=0.05,
+                   what="requests flowing through the ALB (to both targets, round robin) before the fault")
         frozen_at = time.monotonic()
         ecs.freeze(hung)
         try:

@@ -10,8 +10,8 @@ must still become exactly one message.
 
 Every number comes from the emulated AWS: the inbound queue from the raw-mail bucket's notification,
 maxReceiveCount and the DLQ from its RedrivePolicy. The inbound queue's visibility timeout (60 s) is lowered
-for the test and restored in a `finally`; that changes a setting every scenario shares, hence `own_stack`
-(see scenarios/conftest.py).
+for the test and restored in a `finally`; that changes a setting every scenario shares, and the test fills
+and empties the DLQ, hence it disturbs both (see scenarios/conftest.py).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from typing import Any
 
 import pytest
 
+from harness.testing import EcsControl
+from harness.testing.queue_worker import QueueWorker
 from scenarios.test_ingest import (
     INGEST_TIMEOUT,
     inbound_notification,
@@ -35,12 +37,15 @@ from scenarios.test_ingest import (
     worker_log_entries,
 )
 
-pytestmark = [pytest.mark.scenario, pytest.mark.own_stack]
+pytestmark = [
+    pytest.mark.scenario,
+    pytest.mark.disturbs("inbound-queue", "inbound-dlq"),
+    pytest.mark.depends_on("api-service", "database", "worker-service"),
+]
 
 FAST_VISIBILITY_TIMEOUT = 2  # seconds between the worker's attempts while the test runs
-# The longest ReceiveMessage long poll SQS allows. The emulator (moto) applies the visibility timeout in force
-# when a long poll starts, so the worker's polls must cycle once before the lowered timeout takes effect.
-SQS_MAX_WAIT_SECONDS = 20
+# The emulator (moto) applies the visibility timeout in force when a long poll starts, so every worker task's
+# long poll must start again before a changed timeout takes effect: `QueueWorker.cycle_polls()`.
 
 
 def _raw_mail_store(aws: Any) -> tuple[str, str]:
@@ -91,7 +96,7 @@ def _stored_mail(recipient: str) -> bytes:
 
 
 def test_poison_message_goes_to_the_dlq_and_a_redrive_ingests_it_once(
-    stack: Any, aws: Any, mail: Any, api: Any, db: Any, eventually: Callable[..., Any]
+    stack: Any, aws: Any, mail: Any, api: Any, db: Any, ecs: EcsControl, eventually: Callable[..., Any]
 ) -> None:
     sqs, s3 = aws.client("sqs"), aws.client("s3")
     bucket, prefix = _raw_mail_store(aws)
@@ -109,9 +114,10 @@ def test_poison_message_goes_to_the_dlq_and_a_redrive_ingests_it_once(
     key = f"{prefix}{uuid.uuid4().hex}"
     poison = s3_event(bucket, key, len(raw), uuid.uuid4().hex, notification.get("Id", "inbound"))
 
+    worker = QueueWorker(ecs, str(stack.state.outputs["ecs_service_names"]["worker"]), inbound_url)
     sqs.set_queue_attributes(QueueUrl=inbound_url, Attributes={"VisibilityTimeout": str(FAST_VISIBILITY_TIMEOUT)})
     try:
-        time.sleep(SQS_MAX_WAIT_SECONDS)
+        worker.cycle_polls()
         poison_id = sqs.send_message(QueueUrl=inbound_url, MessageBody=poison)["MessageId"]
 
         # Received exactly maxReceiveCount times, each a logged permanent failure, then in the DLQ unchanged.
@@ -175,6 +181,7 @@ def test_poison_message_goes_to_the_dlq_and_a_redrive_ingests_it_once(
         assert rows.fetchone()[0] == 1
     finally:
         sqs.set_queue_attributes(QueueUrl=inbound_url, Attributes={"VisibilityTimeout": original_timeout})
+        worker.cycle_polls()  # the original timeout in force again before the next scenario sends mail
     restored = sqs.get_queue_attributes(QueueUrl=inbound_url, AttributeNames=["VisibilityTimeout", "RedrivePolicy"])
     assert restored["Attributes"]["VisibilityTimeout"] == original_timeout
     assert json.loads(restored["Attributes"]["RedrivePolicy"]) == redrive

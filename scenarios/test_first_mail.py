@@ -24,6 +24,7 @@ def _expected_attachments(eml: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.depends_on("api-service", "database", "inbound-queue", "worker-service")
 def test_mail_over_smtp_lands_in_postgres_and_reads_back_through_the_alb(mail, api, db, eventually) -> None:
     eml = FIXTURES / "attachments.eml"
     recipient = mail.address("billing")
@@ -44,7 +45,8 @@ def test_mail_over_smtp_lands_in_postgres_and_reads_back_through_the_alb(mail, a
     assert raw.status_code == 200 and original["message-id"].encode() in raw.content
 
 
-@pytest.mark.own_stack  # freezes the shared API fleet
+@pytest.mark.disturbs("api-service")  # freezes the shared API fleet
+@pytest.mark.depends_on("database")  # the API's health check needs it
 def test_hung_api_fleet_leaves_rotation_then_is_replaced(stack, ecs, eventually, harness_settings) -> None:
     """Every API task hangs: each leaves rotation after the unhealthy threshold and ECS replaces it; with
     only the replacements registered (initial) the ALB answers 503, then serves again once they are healthy."""
@@ -53,6 +55,7 @@ def test_hung_api_fleet_leaves_rotation_then_is_replaced(stack, ecs, eventually,
     eventually(lambda: [h["State"] for h in ecs.target_health(service).values()],
                lambda s: bool(s) and all(x == "healthy" for x in s),
                timeout=90, what="every API target healthy before the fault")
+    ecs.wait_past_grace(service, harness_settings.time_scale)  # the ALB's verdict, not the container's, replaces them
     with stack.https(timeout=2) as client:
         assert client.get("/health").status_code == 200
 

@@ -7,6 +7,7 @@ import pytest
 pytestmark = pytest.mark.scenario
 
 
+@pytest.mark.depends_on()  # confirmed at boot; no scenario changes subscriptions
 def test_webhook_subscription_is_confirmed(aws) -> None:
     sns = aws.client("sns")
     webhooks = [
@@ -19,6 +20,7 @@ def test_webhook_subscription_is_confirmed(aws) -> None:
     assert all(s["SubscriptionArn"] != "PendingConfirmation" for s in webhooks)
 
 
+@pytest.mark.depends_on("api-service", "database", "inbound-queue", "worker-service")
 def test_received_notification_reaches_the_api_with_a_verified_signature(mail, db, eventually) -> None:
     sent = mail.send(sender="alice@example.org", to=[mail.address("notify")], subject="over sns", body="hi")
     row = eventually(

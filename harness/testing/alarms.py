@@ -20,17 +20,23 @@ import datetime as dt
 import json
 import ssl
 import threading
+import time
 import urllib.request
 import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from harness.aws.cloudwatch.periods import Periods
 from harness.core.ca import LocalCA
+from harness.core.clock import Clock
 from harness.core.probes import eventually as default_eventually
 from harness.testing.handle import StackHandle
 
 ACTION_LISTS = {"ALARM": "AlarmActions", "OK": "OKActions", "INSUFFICIENT_DATA": "InsufficientDataActions"}
+# How often a wait looks at the alarm and what the subscribers received: a state change is seen a quarter of a
+# second after it happens (a period is 12 s at the default time scale), not up to a second later.
+POLL_INTERVAL = 0.25
 
 
 class PagerEndpoint:
@@ -151,6 +157,22 @@ class AlarmWatch:
         scale = self.stack.runtime.cloudwatch.time_scale if self.stack.runtime.cloudwatch else 1.0
         return max(1.0, float((alarm or {}).get("Period", 60)) / scale)
 
+    def wait_for_room(self, alarm: dict[str, Any], seconds: float) -> float:
+        """Return once at least `seconds` of the current period of `alarm` (its scaled window) remain, so that
+        what happens next, if it is over within `seconds`, is counted in one period; returns when that window
+        ends (epoch seconds). Windows are numbered from the epoch (`harness.aws.cloudwatch.periods`)."""
+        self.stack.refresh()
+        scale = self.stack.runtime.cloudwatch.time_scale if self.stack.runtime.cloudwatch else 1.0
+        periods = Periods(Clock(time_scale=scale))
+        period = float(alarm.get("Period", 60))
+        if seconds >= periods.width(period):
+            raise ValueError(f"{seconds}s do not fit in one {periods.width(period):g}s window of a {period:g}s period")
+        window = periods.current(period)
+        if window.end - time.time() < seconds:
+            time.sleep(max(0.0, window.end - time.time()) + 0.05)
+            window = periods.current(period)
+        return window.end
+
     def history(self, name: str, since: dt.datetime) -> list[dict[str, Any]]:
         answer = self.cloudwatch.describe_alarm_history(AlarmName=name, HistoryItemType="StateUpdate",
                                                         StartDate=since)
@@ -173,7 +195,7 @@ class AlarmWatch:
 
     def wait_state(self, name: str, state: str, timeout: float) -> dict[str, Any]:
         return dict(self.eventually(lambda: self.diagnosis(name), lambda v: v["alarm"]["StateValue"] == state,
-                                    timeout=timeout, interval=1.0, what=f"{name} in {state}"))
+                                    timeout=timeout, interval=POLL_INTERVAL, what=f"{name} in {state}"))
 
     # ------------------------------------------------------------------ subscribers
     def watch(self, name: str) -> list[str]:
@@ -221,7 +243,7 @@ class AlarmWatch:
             }
             return {"found": found, **({} if all(found.values()) else self.diagnosis(name))}
 
-        seen = self.eventually(probe, lambda v: all(v["found"].values()), timeout=timeout, interval=1.0,
+        seen = self.eventually(probe, lambda v: all(v["found"].values()), timeout=timeout, interval=POLL_INTERVAL,
                                what=f"{name} -> {new_state} notified to the SQS and HTTPS subscribers")
         by_sqs, by_https = seen["found"]["sqs"][-1], seen["found"]["https"][-1]
         assert {k: v for k, v in by_sqs.items() if k != "Subject"} == {
