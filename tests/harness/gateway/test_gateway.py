@@ -326,3 +326,18 @@ def test_routes_send_one_service_to_another_backend(run_dir: Path, moto: MotoSer
         buckets = boto3.client("s3", endpoint_url=moto.endpoint, **direct).list_buckets()["Buckets"]
         assert "gw-routed-default" in [b["Name"] for b in buckets]
         assert [c["backend"] for c in gw.calls()] == [other.endpoint, moto.endpoint]
+
+
+def test_the_gateway_carries_the_run_marker_and_stops_clean(run_dir: Path, moto: MotoServerProcess):
+    from harness.core.reaper import processes_of
+
+    gw = GatewayProcess(run_dir / "marked", moto.endpoint, die_with_parent=True)
+    (run_dir / "marked").mkdir(exist_ok=True)
+    gw.start()
+    try:
+        assert gw.process.pid in [p.pid for p in processes_of(run_dir / "marked")]
+        assert httpx.get(gw.endpoint + "/_gateway/ready").json()["ready"] is True
+    finally:
+        gw.stop()
+    assert processes_of(run_dir / "marked") == []
+    assert not gw.process.alive()
