@@ -66,23 +66,27 @@ def main() -> None:
             times: dict[str, list[float]] = {name: [] for name in paths}
             for name in paths:  # warm up: connections, moto's lazy imports
                 timed(50, lambda n=name: sqs[n].send_message(QueueUrl=urls[n], MessageBody=body))
-            gateway_cpu = 0.0
+            gateway_cpu = [0.0, 0.0]  # user, system
             assert gateway.process.pid is not None
             proc = psutil.Process(gateway.process.pid)
             for _ in range(args.rounds):
                 for name in paths:
-                    before = sum(proc.cpu_times()[:2])
+                    before = proc.cpu_times()
                     times[name] += timed(args.calls, lambda n=name: sqs[n].send_message(QueueUrl=urls[n],
                                                                                         MessageBody=body))
                     if name == "gateway":
-                        gateway_cpu += sum(proc.cpu_times()[:2]) - before
+                        after = proc.cpu_times()
+                        gateway_cpu[0] += after.user - before.user
+                        gateway_cpu[1] += after.system - before.system
             print(f"SQS SendMessage, {args.body_size}-byte body, {args.rounds} x {args.calls} sequential calls")
             for name in paths:
                 print(f"  {name:8} {summary(times[name])}")
             overhead = statistics.mean(times["gateway"]) - statistics.mean(times["direct"])
             median = statistics.median(times["gateway"]) - statistics.median(times["direct"])
             print(f"  overhead mean {overhead * 1000:+.2f} ms/call, median {median * 1000:+.2f} ms/call; "
-                  f"gateway CPU {gateway_cpu / len(times['gateway']) * 1000:.2f} ms/call")
+                  f"gateway CPU {sum(gateway_cpu) / len(times['gateway']) * 1000:.2f} ms/call "
+                  f"(user {gateway_cpu[0] / len(times['gateway']) * 1000:.2f}, "
+                  f"system {gateway_cpu[1] / len(times['gateway']) * 1000:.2f})")
 
             s3 = {name: client("s3", endpoint) for name, endpoint in paths.items()}
             s3["direct"].create_bucket(Bucket="bench")
