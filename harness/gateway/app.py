@@ -1,6 +1,7 @@
 """The gateway as an ASGI app: a streaming reverse proxy with call logging and fault injection, plus the
 control API under `/_gateway/`.
 
+Forwarding uses httpcore directly (httpx's client layers cost CPU on every call and add default headers).
 Requests go to the backend the route table names for their service with method, raw path, query,
 headers (Host included: the signature the client computed stays valid) and body unchanged; the body is
 streamed, except a form-encoded one (query protocols), which is read first for its `Action`. Responses
@@ -18,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
-import httpx
+import httpcore
 
 from harness.gateway import CONTROL_PREFIX, READY_PATH
 from harness.gateway.calllog import CallLog, CallRecord
@@ -40,7 +41,6 @@ Send = Callable[[Message], Awaitable[None]]
 
 HOP_BY_HOP = {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding",
               b"upgrade"}
-_CLIENT_DEFAULTS = ("accept", "accept-encoding", "user-agent", "connection")  # httpx adds these unless asked
 
 
 class Gateway:
@@ -49,19 +49,26 @@ class Gateway:
         self.log = log
         self.faults = faults
         self.timeout = timeout
-        self._client: httpx.AsyncClient | None = None
+        self._pool: httpcore.AsyncConnectionPool | None = None
+        self._origins: dict[str, tuple[bytes, bytes, int | None]] = {}
 
     @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-            self._client = httpx.AsyncClient(timeout=self.timeout, limits=limits, follow_redirects=False)
-        return self._client
+    def pool(self) -> httpcore.AsyncConnectionPool:
+        if self._pool is None:
+            self._pool = httpcore.AsyncConnectionPool(max_connections=200, max_keepalive_connections=50)
+        return self._pool
+
+    def origin(self, backend: str) -> tuple[bytes, bytes, int | None]:
+        """(scheme, host, port) of a backend URL, parsed once."""
+        if backend not in self._origins:
+            url = httpcore.URL(backend)
+            self._origins[backend] = (url.scheme, url.host, url.port)
+        return self._origins[backend]
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None
         self.log.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -123,38 +130,45 @@ class Gateway:
 
     async def _forward(self, scope: Scope, receive: Receive, send: Send, raw_headers: list[tuple[bytes, bytes]],
                        query_string: bytes, form: bytes | None, backend: str) -> tuple[int | None, str | None]:
-        names = {k for k, _ in raw_headers}
         headers = [(k, v) for k, v in raw_headers if k not in HOP_BY_HOP]
-        content: bytes | AsyncIterator[bytes] | None
+        content: bytes | AsyncIterator[bytes]
         if form is not None:
             content = form
-        elif b"transfer-encoding" in names or int(_header(raw_headers, b"content-length") or 0) > 0:
+        elif any(k == b"transfer-encoding" for k, _ in raw_headers):
+            content = _stream(receive)
+            headers.append((b"transfer-encoding", b"chunked"))  # the server de-chunked it; the backend gets chunks
+        elif int(_header(raw_headers, b"content-length") or 0) > 0:
             content = _stream(receive)
         else:
-            content = None
+            content = b""
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
-        url = httpx.URL(backend).copy_with(raw_path=raw_path + (b"?" + query_string if query_string else b""))
-        request = self.client.build_request(scope["method"], url, headers=headers, content=content)
-        for name in _CLIENT_DEFAULTS:
-            if name.encode() not in names and name in request.headers:
-                del request.headers[name]
+        scheme, host, port = self.origin(backend)
+        url = httpcore.URL(scheme=scheme, host=host, port=port,
+                           target=raw_path + (b"?" + query_string if query_string else b""))
+        timeout = {"connect": 10.0, "read": self.timeout, "write": self.timeout, "pool": self.timeout}
+        request = httpcore.Request(scope["method"].encode(), url, headers=headers, content=content,
+                                   extensions={"timeout": timeout})
         try:
-            response = await self.client.send(request, stream=True)
-        except httpx.HTTPError as exc:
+            response = await self.pool.handle_async_request(request)
+        except httpcore.ConnectError as exc:
+            message = f"gateway: backend {backend} refused: {exc}"
+            await _answer(send, 502, [(b"content-type", b"text/plain")], message.encode())
+            return 502, message
+        except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError) as exc:
             message = f"gateway: backend {backend} failed: {type(exc).__name__}: {exc}"
             await _answer(send, 502, [(b"content-type", b"text/plain")], message.encode())
             return 502, message
         try:
-            out = [(k, v) for k, v in response.headers.raw if k.lower() not in HOP_BY_HOP]
-            await send({"type": "http.response.start", "status": response.status_code, "headers": out})
-            async for chunk in response.aiter_raw():
+            out = [(k, v) for k, v in response.headers if k.lower() not in HOP_BY_HOP]
+            await send({"type": "http.response.start", "status": response.status, "headers": out})
+            async for chunk in response.aiter_stream():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except httpx.HTTPError as exc:
-            return response.status_code, f"backend response broke off: {type(exc).__name__}: {exc}"
+        except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.TimeoutException) as exc:
+            return response.status, f"backend response broke off: {type(exc).__name__}: {exc}"
         finally:
             await response.aclose()
-        return response.status_code, None
+        return response.status, None
 
     def _record(self, call: Call, scope: Scope, arrived: float, started: float, status: int | None,
                 backend: str | None, decision: Decision, error: str | None) -> None:

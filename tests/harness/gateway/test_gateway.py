@@ -4,10 +4,13 @@ statuses and boto3's retries)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -341,3 +344,81 @@ def test_the_gateway_carries_the_run_marker_and_stops_clean(run_dir: Path, moto:
         gw.stop()
     assert processes_of(run_dir / "marked") == []
     assert not gw.process.alive()
+
+
+class Echo(BaseHTTPRequestHandler):
+    """Answers every request with what it received: method, raw target, headers in order, body digest."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_any(self) -> None:
+        if self.headers.get("transfer-encoding") == "chunked":
+            body = b""
+            while (size := int(self.rfile.readline().split(b";")[0], 16)) > 0:
+                body += self.rfile.read(size)
+                self.rfile.readline()
+            self.rfile.readline()
+        else:
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        answer = json.dumps({"method": self.command, "target": self.path, "headers": list(self.headers.items()),
+                             "sha256": hashlib.sha256(body).hexdigest(), "length": len(body)}).encode()
+        self.send_response(207)
+        self.send_header("content-length", str(len(answer)))
+        self.send_header("X-Odd-Header", "Kept As Is")
+        self.end_headers()
+        self.wfile.write(answer)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_any
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def echo() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def echo_gateway(run_dir: Path, echo: str) -> Iterator[GatewayProcess]:
+    with GatewayProcess(run_dir, echo, die_with_parent=True) as gw:
+        yield gw
+
+
+def test_requests_reach_the_backend_unchanged(echo_gateway: GatewayProcess):
+    target = "/a%2Fb/c%20d/%C3%A9?x=1&x=2&empty=&plus=a+b&enc=%2F%3D"
+    headers = [("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDECHO/20260101/us-east-1/s3/aws4_request, "
+                                  "SignedHeaders=host, Signature=0"), ("X-Amz-Date", "20260101T000000Z"),
+               ("x-custom", "one"), ("x-custom", "two"), ("Content-Type", "application/octet-stream")]
+    body = os.urandom(100_000)
+    with httpx.Client(headers={}) as raw:
+        raw.headers.clear()
+        answer = raw.post(echo_gateway.endpoint + target, headers=headers, content=body)
+    assert answer.status_code == 207
+    assert answer.headers["x-odd-header"] == "Kept As Is"
+    seen = answer.json()
+    assert (seen["method"], seen["target"]) == ("POST", target)
+    assert (seen["length"], seen["sha256"]) == (len(body), hashlib.sha256(body).hexdigest())
+    names = [k.lower() for k, _ in seen["headers"]]
+    assert dict((k.lower(), v) for k, v in seen["headers"])["host"] == echo_gateway.endpoint.removeprefix("http://")
+    assert [v for k, v in seen["headers"] if k.lower() == "x-custom"] == ["one", "two"]
+    assert "accept-encoding" not in names and "user-agent" not in names  # nothing added on the way
+    assert sorted(names) == sorted(["host", "authorization", "x-amz-date", "x-custom", "x-custom", "content-type",
+                                    "content-length"])
+
+
+def test_a_chunked_request_body_is_forwarded_whole(echo_gateway: GatewayProcess):
+    parts = [os.urandom(n) for n in (1, 70_000, 3, 200_000)]
+
+    def body() -> Iterator[bytes]:
+        yield from parts
+
+    answer = httpx.put(f"{echo_gateway.endpoint}/streamed", content=body())  # no length: chunked
+    assert answer.request.headers["transfer-encoding"] == "chunked"
+    seen = answer.json()
+    assert seen["sha256"] == hashlib.sha256(b"".join(parts)).hexdigest()
+    assert ("transfer-encoding", "chunked") in [(k.lower(), v) for k, v in seen["headers"]]
