@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 
 _SCOPE = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
 _V2 = re.compile(r"^AWS ([^:\s]+):")
+_UNSIGNED_SNS_ACTIONS = {"ConfirmSubscription", "Unsubscribe"}
 CALLER_HEADER = "x-harness-caller"  # an explicit caller name (a task may set it); else the access key id
 FORM = "application/x-www-form-urlencoded"  # the content type whose body `classify` needs
 
@@ -138,6 +139,8 @@ def classify(
     if not action and form is not None:
         action = parse_qs(form.decode("utf-8", "replace")).get("Action")
     if action:
+        if service == "unknown" and action[0] in _UNSIGNED_SNS_ACTIONS:
+            service = "sns"  # the links in SNS messages (SubscribeURL, UnsubscribeURL) are called unsigned
         return Call(service, action[0], "ec2" if service == "ec2" else "query", region, caller)
     if service == "s3":
         return Call(service, s3_operation(method, path, query), "s3", region, caller)

@@ -53,6 +53,12 @@ def test_presigned_urls_are_classified_from_their_credential():
     assert (c.service, c.operation, c.caller.access_key) == ("s3", "GetObject", "AKIDPRESIGN")
 
 
+def test_the_unsigned_links_in_sns_messages_are_sns():
+    query = parse_qs("Action=ConfirmSubscription&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A1%3At&Token=abc")
+    c = classify("GET", "/", query, {}, None, None)
+    assert (c.service, c.operation, c.caller.access_key) == ("sns", "ConfirmSubscription", None)
+
+
 def test_an_unsigned_request_is_unknown():
     c = classify("GET", "/", {}, {}, None, None)
     assert c.service == "unknown"
