@@ -422,3 +422,26 @@ def test_a_chunked_request_body_is_forwarded_whole(echo_gateway: GatewayProcess)
     seen = answer.json()
     assert seen["sha256"] == hashlib.sha256(b"".join(parts)).hexdigest()
     assert ("transfer-encoding", "chunked") in [(k.lower(), v) for k, v in seen["headers"]]
+
+
+def test_concurrent_callers_are_all_answered_and_logged(gw: GatewayProcess, queue: str):
+    from concurrent.futures import ThreadPoolExecutor
+
+    seq = last_seq(gw)
+    gw.add_fault(service="sqs", kind="throttling", operation="SendMessage", count=5)
+
+    def send(worker: int) -> int:
+        sqs = client(gw, "sqs", key=f"AKIDWORKER{worker}")  # standard retries ride out the 5 throttles
+        for n in range(25):
+            sqs.send_message(QueueUrl=queue, MessageBody=f"{worker}-{n}")
+        return worker
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sorted(pool.map(send, range(8))) == list(range(8))
+    logged = calls_since(gw, seq)
+    assert len(logged) == 200 + 5
+    assert sum(1 for c in logged if c["fault"]) == 5
+    assert {c["access_key"] for c in logged} == {f"AKIDWORKER{w}" for w in range(8)}
+    assert len({c["seq"] for c in logged}) == len(logged)
+    attributes = client(gw, "sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "200"
