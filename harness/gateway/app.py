@@ -113,16 +113,20 @@ class Gateway:
             if decision.delay:
                 await asyncio.sleep(decision.delay)
             rule = decision.rule
+            # A fault answered before the request's body was read leaves that body on the connection: close it
+            # after the answer (as AWS does when it refuses an upload early) so it is not read as a request.
+            unread = form is None and _has_body(raw_headers)
+            close = [(b"connection", b"close")] if unread else []
             if rule is not None and rule.kind == "blackout":
                 backend = None
                 if not await reset_connection(send):
                     status = 502
-                    await _answer(send, 502, [(FAULT_HEADER, b"blackout")], b"")
+                    await _answer(send, 502, [*close, (FAULT_HEADER, b"blackout")], b"")
             elif rule is not None:
                 backend = None
                 aws_error = error_for(rule.kind, call.service, rule.code, rule.status, rule.message)
                 status, err_headers, body = render(aws_error, call.protocol, call.service)
-                await _answer(send, status, [*err_headers, (FAULT_HEADER.encode(), rule.kind.encode())], body)
+                await _answer(send, status, [*err_headers, *close, (FAULT_HEADER.encode(), rule.kind.encode())], body)
             else:
                 status, error = await self._forward(scope, receive, send, raw_headers, query_string, form, backend)
         finally:
@@ -137,7 +141,7 @@ class Gateway:
         elif any(k == b"transfer-encoding" for k, _ in raw_headers):
             content = _stream(receive)
             headers.append((b"transfer-encoding", b"chunked"))  # the server de-chunked it; the backend gets chunks
-        elif int(_header(raw_headers, b"content-length") or 0) > 0:
+        elif _has_body(raw_headers):
             content = _stream(receive)
         else:
             content = b""
@@ -227,6 +231,12 @@ class Gateway:
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
     return next((v for k, v in headers if k == name), None)
+
+
+def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    length = _header(headers, b"content-length")
+    chunked = _header(headers, b"transfer-encoding") is not None
+    return chunked or (length is not None and length.strip() not in (b"", b"0"))
 
 
 async def _read_all(receive: Receive) -> bytes:

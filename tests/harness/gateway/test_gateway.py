@@ -252,6 +252,25 @@ def test_standard_retries_ride_out_two_faults_and_one_attempt_does_not(gw: Gatew
     assert len(calls_since(gw, seq)) == 4
 
 
+@pytest.mark.parametrize("size", [10, 2 * 1024 * 1024])
+def test_an_upload_refused_by_a_fault_is_retried_whole(gw: GatewayProcess, size: int):
+    s3 = client(gw, "s3")
+    s3.create_bucket(Bucket="gw-refused")
+    body = os.urandom(size)
+    gw.add_fault(service="s3", kind="slowdown", operation="PutObject", count=2)
+    answer = s3.put_object(Bucket="gw-refused", Key=f"k{size}", Body=body)  # answered before its body was read
+    assert answer["ResponseMetadata"]["RetryAttempts"] == 2
+    assert s3.get_object(Bucket="gw-refused", Key=f"k{size}")["Body"].read() == body
+    gw.add_fault(service="s3", kind="internal_error", operation="PutObject", count=1)
+    auth = {"authorization": "AWS4-HMAC-SHA256 Credential=AKIDRAW/20260101/us-east-1/s3/aws4_request, "
+                             "SignedHeaders=host, Signature=0"}
+    with httpx.Client() as raw:  # one connection, no Expect: 100-continue: the body is sent whole
+        refused = raw.put(f"{gw.endpoint}/gw-refused/raw", content=body, headers=auth)
+        assert (refused.status_code, refused.headers["connection"]) == (500, "close")
+        assert raw.put(f"{gw.endpoint}/gw-refused/raw", content=body, headers=auth).status_code == 200
+    assert s3.get_object(Bucket="gw-refused", Key="raw")["Body"].read() == body
+
+
 def test_latency_adds_at_least_the_delay(gw: GatewayProcess, queue: str):
     sqs = client(gw, "sqs")
     sqs.send_message(QueueUrl=queue, MessageBody="warm")
