@@ -39,6 +39,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
+DRAIN_LIMIT = 1 << 20  # bytes of a faulted request's body read before answering; beyond, the connection closes
 HOP_BY_HOP = {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding",
               b"upgrade"}
 
@@ -113,10 +114,15 @@ class Gateway:
             if decision.delay:
                 await asyncio.sleep(decision.delay)
             rule = decision.rule
-            # A fault answered before the request's body was read leaves that body on the connection: close it
-            # after the answer (as AWS does when it refuses an upload early) so it is not read as a request.
-            unread = form is None and _has_body(raw_headers)
-            close = [(b"connection", b"close")] if unread else []
+            # A fault answered before the request's body was read would leave that body on the connection:
+            # a small one is read first (the connection stays open, like AWS answering a whole request); after
+            # a large or chunked one the connection is closed (as AWS does when it refuses an upload early).
+            close: list[tuple[bytes, bytes]] = []
+            if rule is not None and form is None and _has_body(raw_headers):
+                if int(_header(raw_headers, b"content-length") or DRAIN_LIMIT + 1) <= DRAIN_LIMIT:
+                    await _read_all(receive)
+                else:
+                    close = [(b"connection", b"close")]
             if rule is not None and rule.kind == "blackout":
                 backend = None
                 if not await reset_connection(send):

@@ -266,7 +266,8 @@ def test_an_upload_refused_by_a_fault_is_retried_whole(gw: GatewayProcess, size:
                              "SignedHeaders=host, Signature=0"}
     with httpx.Client() as raw:  # one connection, no Expect: 100-continue: the body is sent whole
         refused = raw.put(f"{gw.endpoint}/gw-refused/raw", content=body, headers=auth)
-        assert (refused.status_code, refused.headers["connection"]) == (500, "close")
+        assert refused.status_code == 500
+        assert refused.headers.get("connection") == ("close" if size > 1 << 20 else None)  # a small body is read
         assert raw.put(f"{gw.endpoint}/gw-refused/raw", content=body, headers=auth).status_code == 200
     assert s3.get_object(Bucket="gw-refused", Key="raw")["Body"].read() == body
 
