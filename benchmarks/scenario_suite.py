@@ -5,12 +5,16 @@ Usage: .venv/bin/python benchmarks/scenario_suite.py [--modes cold-serial,cold-n
                                                       [--slowest 10] [--run-dir DIR] [-- extra pytest args]
 
 "cold" means no stack runs (Terraform's provider cache and the venv exist, as on a CI runner that ran
-bootstrap). Every run uses its own run directory, so this does not disturb a stack you have running.
+bootstrap, and the snapshot store holds this Terraform's snapshot, as after a CI cache restore: the script
+makes sure of that first with `harness snapshot save`, so the session restores instead of applying).
+`--no-snapshot` runs the cold modes with snapshots off (a full apply). Every run uses its own run
+directory, so this does not disturb a stack you have running.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -60,6 +64,7 @@ def main() -> None:
     parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, from {', '.join(MODES)}")
     parser.add_argument("--slowest", type=int, default=10)
     parser.add_argument("--run-dir", type=Path, default=None, help="base directory for the runs' stacks")
+    parser.add_argument("--no-snapshot", action="store_true", help="cold modes apply the Terraform in full")
     args, extra = parser.parse_known_args()
     extra = [a for a in extra if a != "--"]
     modes = [m for m in args.modes.split(",") if m]
@@ -69,6 +74,10 @@ def main() -> None:
     base = args.run_dir or Path(tempfile.mkdtemp(prefix="mailstack-scenario-bench-"))
     runs: list[Run] = []
     reused_dir = base / "reused"
+    if args.no_snapshot:
+        os.environ["HARNESS_SNAPSHOTS"] = "false"
+    else:
+        harness("snapshot", "save")
     try:
         for mode in modes:
             if mode.startswith("cold"):
