@@ -179,8 +179,6 @@ def plan(run_dir: RunDir = None) -> None:
         state = _running(stack)
         runner = stack.terraform(state.aws_endpoint_url)
         runner.prepare()
-        if not runner.initialised:  # a stack restored from a snapshot skipped `terraform init`
-            runner.init()
         changes = runner.plan_changes()
     except HarnessError as exc:
         _fail(exc)

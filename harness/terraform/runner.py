@@ -279,6 +279,10 @@ class TerraformRunner:
     def init(self, on_line: LineSink | None = None) -> None:
         self.run(["init", "-input=false", "-no-color"], on_line)
 
+    def _initialised_first(self, on_line: LineSink | None = None) -> None:
+        if not self.initialised:
+            self.init(on_line)  # a working directory restored from a snapshot has state but no providers
+
     def validate(self) -> None:
         result = self.run(["validate", "-json", "-no-color"], ok_codes=(0, 1))
         report = json.loads(result.stdout)
@@ -291,6 +295,7 @@ class TerraformRunner:
 
     def apply(self, on_line: LineSink | None = None, refresh: bool = True) -> None:
         """`refresh=False` when the state is known to match the emulated AWS (just restored from a snapshot)."""
+        self._initialised_first(on_line)
         self.run(
             ["apply", "-auto-approve", "-input=false", "-no-color", "-json", f"-parallelism={self.parallelism}",
              *([] if refresh else ["-refresh=false"]), *self._var_args()],
@@ -300,6 +305,7 @@ class TerraformRunner:
 
     def plan_changes(self) -> str | None:
         """None when the emulated AWS matches the Terraform; otherwise the plan that says what differs."""
+        self._initialised_first()
         result = self.run(
             ["plan", "-detailed-exitcode", "-input=false", "-no-color", f"-parallelism={self.parallelism}",
              *self._var_args()],
@@ -312,6 +318,7 @@ class TerraformRunner:
         return {name: entry.get("value") for name, entry in json.loads(result.stdout or "{}").items()}
 
     def destroy(self, on_line: LineSink | None = None) -> None:
+        self._initialised_first(on_line)
         self.run(
             ["destroy", "-auto-approve", "-input=false", "-no-color", "-json", f"-parallelism={self.parallelism}",
              *self._var_args()],

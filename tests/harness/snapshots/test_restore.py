@@ -56,9 +56,7 @@ class Boots:
         assert state is not None
         runner = stack.terraform(state.aws_endpoint_url)
         runner.prepare()
-        if not runner.initialised:
-            runner.init()
-        return runner.plan_changes()
+        return runner.plan_changes()  # initialises the restored working directory first
 
     def down(self) -> None:
         for stack in self.stacks:
